@@ -1,0 +1,174 @@
+"""The exceptions iqwire raises.
+
+Every exception derives from :class:`IqwireError`::
+
+    IqwireError
+    ├── ProtocolError          a frame could not be decoded, or the API was misused
+    ├── AuthError              login or ``authenticate`` was refused
+    ├── ConnectionLost         the socket dropped while something was waiting on it
+    ├── RequestTimeout         no answer arrived in time
+    ├── ServerError            the server answered with status >= 4000
+    │   └── PayoutChanged      status 4117: the payout moved before the trade was placed
+    ├── MarketClosed           the active is closed or suspended
+    ├── InvalidOrder           an order fails validation before it is sent
+    │   └── InsufficientBalance
+    ├── RealMoneyLocked        a trade on a REAL balance without ``allow_real_money=True``
+    ├── RiskLimitExceeded      a bot risk guard refused a trade
+    └── TradeError             the fate of a trade that was sent is in question
+        ├── TradeNotPlaced     reconciliation proved the trade was never placed
+        ├── TradeStateUnknown  reconciliation found several candidates
+        └── OutcomeUnknown     no close event and no history entry after expiry
+
+Messages say what happened and what to do. They never contain a password or SSID.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthError",
+    "ConnectionLost",
+    "InsufficientBalance",
+    "InvalidOrder",
+    "IqwireError",
+    "MarketClosed",
+    "OutcomeUnknown",
+    "PayoutChanged",
+    "ProtocolError",
+    "RealMoneyLocked",
+    "RequestTimeout",
+    "RiskLimitExceeded",
+    "ServerError",
+    "TradeError",
+    "TradeNotPlaced",
+    "TradeStateUnknown",
+]
+
+
+class IqwireError(Exception):
+    """Base class of every error raised by iqwire.
+
+    ``request_id`` and ``name`` identify the request concerned, when there is one.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+        self.name = name
+
+
+class ProtocolError(IqwireError):
+    """A frame could not be decoded, or the protocol layer was used out of order."""
+
+
+class AuthError(IqwireError):
+    """Login or WebSocket authentication was refused: check the credentials or SSID."""
+
+
+class ConnectionLost(IqwireError):
+    """The connection dropped while a request was waiting for its answer.
+
+    The request is never re-sent automatically: a trade request must not be placed twice.
+    """
+
+
+class RequestTimeout(IqwireError):
+    """No answer arrived within the request's timeout."""
+
+
+class ServerError(IqwireError):
+    """The server answered with an error status (>= 4000).
+
+    Example::
+
+        try:
+            await client.request("get-candles", "2.0", {"active_id": 76})
+        except ServerError as exc:
+            print(exc.status, exc.message)
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        request_id: str | None = None,
+        name: str | None = None,
+        payload: Any = None,
+    ) -> None:
+        super().__init__(f"server error {status}: {message}", request_id=request_id, name=name)
+        self.status = status
+        self.server_message = message
+        self.payload = payload
+
+
+class PayoutChanged(ServerError):
+    """Status 4117: the payout changed; ``commission`` is the active's new commission."""
+
+    def __init__(
+        self,
+        active_id: int | None,
+        commission: float,
+        *,
+        message: str = "The option has not been purchased because of the profit rate change.",
+        request_id: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(4117, message, request_id=request_id, name=name)
+        self.active_id = active_id
+        self.commission = commission
+        self.message = (
+            f"payout changed for active {active_id}: commission is now {commission}% "
+            f"(payout {100 - commission}%); re-quote or retry with the new payout"
+        )
+        self.args = (self.message,)
+
+
+class MarketClosed(IqwireError):
+    """The active is closed or suspended; wait for it to open or choose another active."""
+
+
+class InvalidOrder(IqwireError):
+    """An order failed validation before anything was sent."""
+
+
+class InsufficientBalance(InvalidOrder):
+    """The amount is larger than the balance available."""
+
+
+class RealMoneyLocked(IqwireError):
+    """A trade on a REAL balance was refused: create the client with ``allow_real_money=True``."""
+
+
+class RiskLimitExceeded(IqwireError):
+    """A risk guard of the bot runtime refused a trade; ``reason`` says which guard."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TradeError(IqwireError):
+    """The fate of a trade request that was sent is in question."""
+
+
+class TradeNotPlaced(TradeError):
+    """The connection dropped after sending, and reconciliation proved no trade was placed."""
+
+
+class TradeStateUnknown(TradeError):
+    """Reconciliation found more than one position that could be this trade."""
+
+    def __init__(self, message: str, candidates: list[Any]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class OutcomeUnknown(TradeError):
+    """No close event and no history entry arrived before expiry plus the grace period."""
+
+    def __init__(self, message: str, position: Any = None) -> None:
+        super().__init__(message)
+        self.position = position

@@ -1,0 +1,318 @@
+"""The message catalog: every RPC and subscription the client and simulator speak.
+
+One table, two lookups. An RPC entry names the versions known to work, the body
+type, the response name and the response type; a subscription entry names its
+versions, routing-filter fields, the push it produces and the push's payload type.
+Entries whose shapes were never captured carry ``dict`` as body and payload, so
+they can still be called.
+
+Names that differ between the protocol reference and the official SDK are both
+present (``get-candles`` / ``quotes-history.get-candles``; the push names
+``position-changed`` / ``portfolio.position-changed``); ``docs/protocol-notes.md``
+lists every such pair.
+
+Example::
+
+    from iqwire.protocol import catalog
+    spec = catalog.rpc("get-candles")
+    assert spec.response_type is CandlesResponse
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from iqwire.models import (
+    Active,
+    Balance,
+    BalanceChanged,
+    Candle,
+    CandlesResponse,
+    Currency,
+    Features,
+    FirstCandles,
+    HistoryPositions,
+    InitializationData,
+    InstrumentsList,
+    OpenOptionRequest,
+    Option,
+    OptionInsurance,
+    Order,
+    OrdersResponse,
+    Position,
+    PositionsResponse,
+    ProfileResponse,
+    Quote,
+    Result,
+    TradersMood,
+    TradingGroupParams,
+    TradingVolume,
+    UserSettings,
+)
+from iqwire.models.requests import (
+    EmptyBody,
+    GetActiveBody,
+    GetBalancesBody,
+    GetCandlesBody,
+    GetCurrencyBody,
+    GetFeaturesBody,
+    GetFirstCandlesBody,
+    GetHistoryPositionsBody,
+    GetOrdersBody,
+    GetPositionsBody,
+    GetTradersMoodBody,
+)
+
+__all__ = [
+    "PUSHES",
+    "RPCS",
+    "SUBSCRIPTIONS",
+    "RpcSpec",
+    "SubscriptionSpec",
+    "push_type",
+    "rpc",
+    "subscription",
+]
+
+#: Stand-in for "any JSON": the payload is kept as plain dicts and lists.
+RAW: Any = dict
+
+
+@dataclass(frozen=True, slots=True)
+class RpcSpec:
+    """One ``sendMessage`` RPC.
+
+    ``versions`` is empty when no capture showed one; ``default_version`` is then
+    ``"1.0"`` (a guess, recorded in protocol-notes). ``result_only`` RPCs end with
+    the ``result`` ACK.
+    """
+
+    name: str
+    versions: tuple[str, ...]
+    body_type: Any
+    response_name: str | None
+    response_type: Any
+    result_only: bool = False
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def default_version(self) -> str:
+        """The version to send when the caller does not choose one."""
+        return self.versions[0] if self.versions else "1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSpec:
+    """One subscription: its pushes arrive as ``push_name`` from ``microservice_name``."""
+
+    name: str
+    versions: tuple[str, ...]
+    routing_filters: tuple[str, ...]
+    push_name: str
+    payload_type: Any
+    microservice_name: str
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def default_version(self) -> str | None:
+        """The version to send, or ``None`` to send none."""
+        return self.versions[0] if self.versions else None
+
+
+def _rpcs() -> tuple[RpcSpec, ...]:
+    r = RpcSpec
+    return (
+        # 4.1 core and account
+        r("core.get-profile", ("1.0",), EmptyBody, "profile", ProfileResponse),
+        r("get-user-profile-client", (), RAW, "user-profile-client", RAW),
+        r("get-user-settings", ("1.0", "2.0"), RAW, "user-settings", UserSettings),
+        r("set-user-settings", (), RAW, "set-user-settings-reply", RAW),
+        r("update-user-availability", (), RAW, "result", Result, result_only=True),
+        # 4.2 billing
+        r("internal-billing.get-balances", ("1.0",), GetBalancesBody, "balances", list[Balance]),
+        r("balances.get-available-balances", ("1.0",), GetBalancesBody, "balances", list[Balance]),
+        r("internal-billing.reset-training-balance", ("4.0",), RAW, "result", Result, result_only=True),
+        # 4.3 assets and market data
+        r("get-initialization-data", ("4.0",), EmptyBody, "initialization-data", InitializationData),
+        r(
+            "binary-options.get-initialization-data",
+            ("3.0",),
+            EmptyBody,
+            "initialization-data",
+            InitializationData,
+        ),
+        r("get-active", ("1.0", "5.0"), GetActiveBody, "active", Active),
+        r("get-actives-index", (), EmptyBody, "actives-index", RAW),
+        r(
+            "get-candles",
+            ("2.0",),
+            GetCandlesBody,
+            "candles",
+            CandlesResponse,
+            aliases=("quotes-history.get-candles",),
+        ),
+        r("quotes-history.get-candles", ("2.0",), GetCandlesBody, "candles", CandlesResponse),
+        r("get-first-candles", ("1.0",), GetFirstCandlesBody, "first-candles", FirstCandles),
+        r("get-traders-mood", ("1.0",), GetTradersMoodBody, "traders-mood", TradersMood),
+        r("get-currency", ("5.0",), GetCurrencyBody, "currency", Currency),
+        r("get-currency-list", (), RAW, "currency-list", RAW),
+        r("get-currencies-list", (), RAW, "currencies-list", RAW),
+        # 4.4 binary / blitz options
+        r("binary-options.open-option", ("2.0",), OpenOptionRequest, "option", Option),
+        r("binary-options.sell-options", ("3.0",), RAW, "result", Result, result_only=True),
+        # 4.5 portfolio
+        r("portfolio.get-positions", ("4.0",), GetPositionsBody, "positions", PositionsResponse),
+        r("portfolio.get-orders", ("2.0",), GetOrdersBody, "orders", OrdersResponse),
+        r(
+            "portfolio.get-history-positions",
+            ("1.0", "2.0"),
+            GetHistoryPositionsBody,
+            "history-positions",
+            HistoryPositions,
+        ),
+        r("portfolio.subscribe-positions", ("1.0",), RAW, "result", Result, result_only=True),
+        # 4.6 marginal trading
+        r("marginal-portfolio.get-marginal-balance", ("1.0",), RAW, "marginal-balance", RAW),
+        r(
+            "marginal-portfolio.subscribe-balance-changed",
+            ("1.0",),
+            RAW,
+            "result",
+            Result,
+            result_only=True,
+        ),
+        r("marginal-cfd-instruments.get-instruments-list", (), RAW, "instruments-list", RAW),
+        r("marginal-cfd-instruments.get-overnight-fee", (), RAW, None, RAW),
+        r("marginal-cfd-instruments.get-underlying-list", (), RAW, None, RAW),
+        r("marginal-forex-instruments.get-instruments-list", (), RAW, None, RAW),
+        r("marginal-forex-instruments.get-overnight-fee", (), RAW, None, RAW),
+        r("marginal-forex-instruments.get-underlying-list", (), RAW, None, RAW),
+        r("marginal-crypto-instruments.get-overnight-fee", (), RAW, None, RAW),
+        r("marginal-crypto-instruments.get-underlying-list", (), RAW, None, RAW),
+        # 4.7 digital options
+        r("digital-option-instruments.get-underlying-list", ("3.0",), RAW, None, RAW),
+        # 4.8 trading settings and tools
+        r(
+            "trading-settings.get-trading-group-params",
+            (),
+            EmptyBody,
+            "trading-group-params",
+            TradingGroupParams,
+        ),
+        r("tech-instruments.get-script-indicators", (), RAW, None, RAW),
+        r("tech-instruments.get-standard-library", (), RAW, None, RAW),
+        r("tech-instruments.get-templates", (), RAW, None, RAW),
+        # 4.9 / 4.10 the non-SKIP rows
+        r("cashback.get-option-insurance", (), EmptyBody, "option-insurance", OptionInsurance),
+        r("user-activity.get-trading-volume", (), EmptyBody, "trading-volume", TradingVolume),
+        # asked by the official SDK on every connect
+        r("features.get-features", ("2.0",), GetFeaturesBody, "features", Features),
+    )
+
+
+def _subscriptions() -> tuple[SubscriptionSpec, ...]:
+    s = SubscriptionSpec
+    return (
+        s("candle-generated", ("1.0",), ("active_id", "size"), "candle-generated", Candle, "quotes"),
+        s(
+            "portfolio.position-changed",
+            ("3.0", "2.0"),
+            ("user_id", "user_balance_id", "instrument_type"),
+            "position-changed",
+            Position,
+            "portfolio",
+            aliases=("position-changed",),
+        ),
+        s(
+            "portfolio.order-changed",
+            ("2.0", "1.0"),
+            ("user_id", "instrument_type"),
+            "order-changed",
+            Order,
+            "portfolio",
+        ),
+        s(
+            "traders-mood-changed",
+            (),
+            ("asset_id", "instrument_type"),
+            "traders-mood-changed",
+            TradersMood,
+            "traders-mood",
+        ),
+        s("profile-changed", ("1.0",), (), "profile-changed", RAW, "profile"),
+        s(
+            "balance-changed",
+            ("1.0",),
+            (),
+            "balance-changed",
+            BalanceChanged,
+            "balances",
+            aliases=("balances.balance-changed", "subscription-balance-changed"),
+        ),
+        s("currency-updated", ("5.0",), ("name",), "currency-updated", Currency, "currencies"),
+        s("instruments-list", (), ("type",), "instruments-list", InstrumentsList, "instruments"),
+        s("active", (), ("id",), "active", Active, "actives"),
+        s("quote-generated", ("2.0",), ("active_id",), "quote-generated", Quote, "quotes"),
+        s("portfolio.positions-state", ("1.0",), (), "positions-state", RAW, "portfolio"),
+        s(
+            "marginal-portfolio.balance-changed",
+            ("1.0",),
+            (),
+            "balance-changed",
+            RAW,
+            "marginal-portfolio",
+        ),
+        s(
+            "marginal-portfolio.margin-call",
+            ("1.0",),
+            (),
+            "margin-call",
+            RAW,
+            "marginal-portfolio",
+        ),
+        s("marginal-forex.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-forex"),
+        s("marginal-cfd.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-cfd"),
+        s("marginal-crypto.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-crypto"),
+    )
+
+
+RPCS: dict[str, RpcSpec] = {spec.name: spec for spec in _rpcs()}
+SUBSCRIPTIONS: dict[str, SubscriptionSpec] = {}
+for _spec in _subscriptions():
+    SUBSCRIPTIONS[_spec.name] = _spec
+    for _alias in _spec.aliases:
+        SUBSCRIPTIONS.setdefault(_alias, _spec)
+
+#: Push name → payload type. Both spellings of a push map to the same type; the
+#: balance push from the marginal service shares its name with the billing one, so
+#: the typed (billing) shape wins and the session falls back to plain JSON on mismatch.
+PUSHES: dict[str, Any] = {
+    "candle-generated": Candle,
+    "position-changed": Position,
+    "portfolio.position-changed": Position,
+    "order-changed": Order,
+    "portfolio.order-changed": Order,
+    "traders-mood-changed": TradersMood,
+    "balance-changed": BalanceChanged,
+    "subscription-balance-changed": BalanceChanged,
+    "currency-updated": Currency,
+    "instruments-list": InstrumentsList,
+    "active": Active,
+    "quote-generated": Quote,
+}
+
+
+def rpc(name: str) -> RpcSpec | None:
+    """The catalog entry of an RPC, or ``None`` for an uncatalogued name."""
+    return RPCS.get(name)
+
+
+def subscription(name: str) -> SubscriptionSpec | None:
+    """The catalog entry of a subscription (any spelling), or ``None``."""
+    return SUBSCRIPTIONS.get(name)
+
+
+def push_type(name: str) -> Any:
+    """The payload type of a push name, or ``None`` when unknown (keep plain JSON)."""
+    return PUSHES.get(name)
