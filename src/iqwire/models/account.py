@@ -58,7 +58,7 @@ class Balance(Model, kw_only=True, frozen=True):
     id: int
     type: BalanceType
     amount: float
-    currency: str = "USD"
+    currency: str | None = None
     user_id: int | None = None
     bonus_amount: float | None = None
     is_marginal: bool | None = None

@@ -70,6 +70,7 @@ __all__ = [
     "SUBSCRIPTIONS",
     "RpcSpec",
     "SubscriptionSpec",
+    "push_microservices",
     "push_type",
     "rpc",
     "subscription",
@@ -301,6 +302,18 @@ PUSHES: dict[str, Any] = {
     "active": Active,
     "quote-generated": Quote,
 }
+
+
+_PUSH_SERVICES: dict[str, frozenset[str]] = {}
+for _push, _type in PUSHES.items():
+    _PUSH_SERVICES[_push] = frozenset(
+        spec.microservice_name for spec in SUBSCRIPTIONS.values() if spec.payload_type is _type
+    )
+
+
+def push_microservices(name: str) -> frozenset[str]:
+    """The services whose push of this name has the typed shape of :data:`PUSHES`."""
+    return _PUSH_SERVICES.get(name, frozenset())
 
 
 def rpc(name: str) -> RpcSpec | None:

@@ -8,7 +8,7 @@ import msgspec
 
 from iqwire.errors import ProtocolError
 
-__all__ = ["Frame", "RawFrame", "decode_frame", "decode_raw_frame", "encode_frame"]
+__all__ = ["Frame", "RawFrame", "check_utf8", "decode_frame", "decode_raw_frame", "encode_frame"]
 
 
 class Frame(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -72,6 +72,16 @@ def decode_frame(data: bytes | str) -> Frame:
         raise ProtocolError(_explain(data, exc)) from exc
 
 
+def check_utf8(data: bytes | str) -> None:
+    """Raise ``UnicodeDecodeError`` if bytes are not UTF-8.
+
+    ``msg`` stays raw in the first decoding stage, and msgspec does not validate
+    the text it skips; ASCII (nearly every frame) needs no further check.
+    """
+    if isinstance(data, bytes) and not data.isascii():
+        data.decode("utf-8")
+
+
 def decode_raw_frame(data: bytes | str) -> RawFrame:
     """Decode the envelope only; ``msg`` stays raw JSON bytes.
 
@@ -79,6 +89,7 @@ def decode_raw_frame(data: bytes | str) -> RawFrame:
         ProtocolError: as :func:`decode_frame`.
     """
     try:
+        check_utf8(data)
         return _raw_frame_decoder.decode(data)
     except Exception as exc:
         raise ProtocolError(_explain(data, exc)) from exc

@@ -30,7 +30,7 @@ import msgspec
 from iqwire.errors import ProtocolError
 from iqwire.models import CommissionChangedError, ErrorBody, Result
 from iqwire.protocol import catalog
-from iqwire.protocol.envelope import RawFrame, decode_raw_frame
+from iqwire.protocol.envelope import RawFrame, check_utf8, decode_raw_frame
 from iqwire.protocol.events import (
     Authenticated,
     Event,
@@ -107,10 +107,24 @@ def _decoder_for(tp: Any) -> msgspec.json.Decoder[Any]:
     return decoder
 
 
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+
+
+class _NamelessFrame(msgspec.Struct):
+    """A reply without ``name``: the SDK matches those by ``request_id`` alone."""
+
+    request_id: str
+    msg: msgspec.Raw = msgspec.Raw(b"null")
+    status: int | None = None
+
+
+_nameless_decoder = msgspec.json.Decoder(_NamelessFrame)
+
+
 def _plain(raw: msgspec.Raw) -> Any:
     try:
         return _any_decoder.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 
 
@@ -285,7 +299,7 @@ class Session:
         return lost
 
     def expire(self, now: float, timeout: float) -> list[RequestExpired]:
-        """Forget requests sent (with ``now=``) more than ``timeout`` seconds before ``now``."""
+        """Forget requests sent (with ``now=``) ``timeout`` seconds or more before ``now``."""
         expired = [
             rid for rid, p in self._pending.items() if p.sent_at is not None and now - p.sent_at >= timeout
         ]
@@ -302,13 +316,29 @@ class Session:
         try:
             frame = decode_raw_frame(data)
         except ProtocolError as exc:
-            raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
-            return [MalformedFrame(reason=exc.message, raw=raw)]
+            nameless = self._nameless_reply(data)
+            if nameless is not None:
+                frame = nameless
+            else:
+                return [MalformedFrame(reason=exc.message, raw=_raw_bytes(data))]
         try:
             return self._dispatch(frame)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
-            return [MalformedFrame(reason=f"'{frame.name}' frame has the wrong shape: {exc}", raw=raw)]
+        except _DECODE_ERRORS as exc:
+            return [
+                MalformedFrame(
+                    reason=f"'{frame.name}' frame has the wrong shape: {exc}", raw=_raw_bytes(data)
+                )
+            ]
+
+    def _nameless_reply(self, data: bytes | str) -> RawFrame | None:
+        try:
+            check_utf8(data)
+            frame = _nameless_decoder.decode(data)
+        except Exception:  # not even a nameless reply: the caller reports it malformed
+            return None
+        if frame.request_id not in self._pending:
+            return None
+        return RawFrame(name="", msg=frame.msg, request_id=frame.request_id, status=frame.status)
 
     def _dispatch(self, frame: RawFrame) -> list[Event]:
         request_id = frame.request_id or None
@@ -346,11 +376,11 @@ class Session:
     def _authenticated(self, ok: bool, request_id: str | None, client_session_id: str | None) -> list[Event]:
         for rid in [r for r, p in self._pending.items() if p.kind is _Kind.AUTH]:
             del self._pending[rid]
-        if self._state is SessionState.AUTHENTICATING or (request_id is not None):
+        # Only an answer to a pending authenticate moves the state; a stray
+        # "authenticated: false" on a ready session is reported, not obeyed (the SDK's rule).
+        if self._state is SessionState.AUTHENTICATING:
             target = SessionState.READY if ok else SessionState.REFUSED
             self._state = transition(self._state, target)
-        elif not ok and self._state is SessionState.READY:
-            self._state = transition(self._state, SessionState.REFUSED)
         return [Authenticated(ok=ok, request_id=request_id, client_session_id=client_session_id)]
 
     def _reply(self, request_id: str, pending: _Pending, frame: RawFrame) -> list[Event]:
@@ -368,7 +398,7 @@ class Session:
         decoder = _decoder_for(pending.response_type)
         try:
             payload = decoder.decode(frame.msg)
-        except msgspec.ValidationError as exc:
+        except _DECODE_ERRORS as exc:
             return [
                 Response(
                     request_id=request_id,
@@ -386,7 +416,8 @@ class Session:
     def _result(self, request_id: str, pending: _Pending, frame: RawFrame) -> ResultAck:
         plain = _plain(frame.msg)
         if isinstance(plain, dict):
-            success = plain.get("success", True) is not False
+            # The SDK reads a missing "success" as a failure.
+            success = plain.get("success") is True
             reason = plain.get("reason") if isinstance(plain.get("reason"), str) else None
         else:
             # Result-only requests end on the first non-error frame, whatever it holds.
@@ -408,8 +439,10 @@ class Session:
             if status == 4117:
                 payload = msgspec.json.decode(frame.msg, type=CommissionChangedError)
             else:
-                payload = msgspec.json.decode(frame.msg, type=ErrorBody)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+                body = msgspec.json.decode(frame.msg, type=ErrorBody)
+                # A body without message/result (e.g. 4220 {"from": [...]}) keeps its details.
+                payload = body if body.message is not None or body.result is not None else _plain(frame.msg)
+        except _DECODE_ERRORS:
             payload = _plain(frame.msg)
         return Response(
             request_id=request_id, name=frame.name, status=status, payload=payload, rpc=pending.rpc
@@ -423,8 +456,23 @@ class Session:
             tp = catalog.push_type(name)
             decoder = None if tp is None else _decoder_for(tp)
             self._push_decoders[name] = decoder
-        payload = _plain(frame.msg) if decoder is None else decoder.decode(frame.msg)
+        if decoder is None:
+            payload = _plain(frame.msg)
+        else:
+            try:
+                payload = decoder.decode(frame.msg)
+            except msgspec.ValidationError:
+                # The same push name from another service (marginal balance-changed)
+                # has another shape: keep it as plain JSON rather than call it malformed.
+                service = frame.microservice_name
+                if service is None or service in catalog.push_microservices(name):
+                    raise
+                payload = _plain(frame.msg)
         return Push(name=name, payload=payload, microservice_name=frame.microservice_name)
+
+
+def _raw_bytes(data: bytes | str) -> bytes:
+    return data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
 
 
 def _subscribe_body(subscription: Subscription) -> _SubscribeBody:

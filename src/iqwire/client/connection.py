@@ -1,0 +1,479 @@
+"""The client's connection: one socket at a time, one reader, reconnects, requests.
+
+The reader loop stays short: receive bytes, feed the sans-I/O session, dispatch
+its events (a reply resolves the future waiting under its ``request_id``; a push
+goes to the subscription router). A supervisor watches the reader and the
+heartbeat, and on any loss fails the pending requests with ``ConnectionLost``
+(never re-sending them), backs off with jitter, logs in again if the SSID is
+refused, re-authenticates, re-sends ``setOptions`` and replays every live
+subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from iqwire.client.clock import ServerClock
+from iqwire.client.state import ConnectionState
+from iqwire.client.streams import Stream
+from iqwire.errors import (
+    AuthError,
+    ConnectionLost,
+    IqwireError,
+    PayoutChanged,
+    ProtocolError,
+    RequestTimeout,
+    ServerError,
+)
+from iqwire.models import CommissionChangedError, ErrorBody
+from iqwire.protocol import (
+    Authenticated,
+    Front,
+    MalformedFrame,
+    Push,
+    Response,
+    ResultAck,
+    Session,
+    TimeSync,
+)
+from iqwire.transport import TwoFactor, WebSocketTransport, http_login
+
+__all__ = ["ConnectionCore"]
+
+log = logging.getLogger("iqwire.client")
+frames_log = logging.getLogger("iqwire.client.frames")
+
+#: Consecutive authentication failures after which the client gives up.
+MAX_AUTH_FAILURES = 5
+
+
+def _error_message(payload: Any) -> str:
+    if isinstance(payload, ErrorBody) and payload.message:
+        return payload.message
+    if isinstance(payload, CommissionChangedError) and payload.message:
+        return payload.message
+    if isinstance(payload, dict):
+        if isinstance(payload.get("message"), str):
+            return str(payload["message"])
+        return ", ".join(f"{k}: {v}" for k, v in sorted(payload.items()))
+    return str(payload)
+
+
+class ConnectionCore:
+    """The connection lifecycle shared by :class:`iqwire.Client`'s API."""
+
+    def __init__(
+        self,
+        *,
+        email: str | None,
+        password: str | None,
+        ssid: str | None,
+        ws_url: str,
+        login_url: str,
+        two_factor: TwoFactor | None,
+        request_timeout: float,
+        heartbeat_timeout: float,
+        reconnect: bool,
+        reconnect_delay: tuple[float, float],
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self._email = email
+        self._password = password
+        self._ssid = ssid
+        self.ws_url = ws_url
+        self.login_url = login_url
+        self._two_factor = two_factor
+        self.request_timeout = request_timeout
+        self.heartbeat_timeout = heartbeat_timeout
+        self._reconnect_enabled = reconnect
+        self._reconnect_delay = reconnect_delay
+        self._ssl_context = ssl_context
+        self._session = Session()
+        self._transport: WebSocketTransport | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._auth_waiter: asyncio.Future[Authenticated] | None = None
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._state = ConnectionState.DISCONNECTED
+        self._state_streams: set[Stream[ConnectionState]] = set()
+        self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self.clock = ServerClock()
+        self.server_name: str | None = None
+        self.reconnects = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(ws_url={self.ws_url!r}, state={self._state.value})"
+
+    # -- state ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        """The connection's current :class:`ConnectionState`."""
+        return self._state
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is self._state:
+            return
+        log.info("connection state: %s -> %s", self._state.value, state.value)
+        self._state = state
+        for stream in list(self._state_streams):
+            stream.put(state)
+
+    def connection_states(self) -> Stream[ConnectionState]:
+        """A stream of every state change from now on."""
+
+        async def open_(stream: Stream[ConnectionState]) -> None:
+            self._state_streams.add(stream)
+
+        async def close(stream: Stream[ConnectionState]) -> None:
+            self._state_streams.discard(stream)
+
+        return Stream(open=open_, close=close, name="connection states")
+
+    def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` after every successful reconnect (not the first connect)."""
+        self._reconnect_hooks.append(hook)
+
+    def server_time(self) -> float:
+        """Server time in unix seconds, from ``timeSync``, monotonic between syncs."""
+        return self.clock.now()
+
+    # -- connect and close -----------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Log in if needed, connect, authenticate, and start the supervisor.
+
+        Raises:
+            AuthError: the credentials or SSID were refused.
+            ConnectionLost: the server could not be reached.
+        """
+        self._closing = False
+        self._set_state(ConnectionState.CONNECTING)
+        try:
+            await self._establish()
+        except BaseException:
+            await self._drop_transport()
+            self._set_state(ConnectionState.DISCONNECTED)
+            raise
+        self._supervisor = asyncio.create_task(self._supervise(), name="iqwire-supervisor")
+
+    async def close(self) -> None:
+        """Stop everything: the supervisor, the reader, the socket. Idempotent."""
+        if self._closing and self._state is ConnectionState.CLOSED:
+            return
+        self._closing = True
+        self._ready.clear()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        for task in list(self._hook_tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._drop_transport()
+        self._fail_waiting(ConnectionLost("the client was closed"))
+        self._set_state(ConnectionState.CLOSED)
+        for stream in list(self._state_streams):
+            stream.end()
+
+    async def _drop_transport(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.close()
+
+    async def _login(self) -> None:
+        if self._email is None or self._password is None:
+            raise AuthError("no SSID and no email/password: give one or the other")
+        result = await http_login(
+            self.login_url,
+            self._email,
+            self._password,
+            two_factor=self._two_factor,
+            ssl_context=self._ssl_context,
+        )
+        self._ssid = result.ssid
+
+    async def _establish(self) -> None:
+        if self._ssid is None:
+            await self._login()
+        transport = await WebSocketTransport.open(self.ws_url, ssl_context=self._ssl_context)
+        self._transport = transport
+        self._reader = asyncio.create_task(self._read(transport), name="iqwire-reader")
+        if not await self._authenticate():
+            if self._email is None or self._password is None:
+                raise AuthError("the SSID was refused by the server: log in again to get a new one")
+            log.info("SSID refused; logging in again")
+            await self._login()
+            if not await self._authenticate():
+                raise AuthError("the server refused the SSID of a fresh login")
+        request_id, data = self._session.set_options()
+        ack = await self._send_and_wait(request_id, data, "setOptions", self.request_timeout)
+        if isinstance(ack, ResultAck) and not ack.success:
+            raise ServerError(4000, f"setOptions refused: {ack.reason or 'no reason given'}")
+        for sub_id, frame in self._session.replay_subscriptions():
+            log.debug("re-subscribing %s", sub_id)
+            await transport.send(frame)
+        self._set_state(ConnectionState.CONNECTED)
+        self._ready.set()
+
+    async def _authenticate(self) -> bool:
+        assert self._ssid is not None and self._transport is not None
+        loop = asyncio.get_running_loop()
+        self._auth_waiter = loop.create_future()
+        frames_log.debug("> authenticate (ssid redacted)")
+        await self._transport.send(self._session.authenticate(self._ssid))
+        try:
+            event = await asyncio.wait_for(self._auth_waiter, self.request_timeout)
+        except TimeoutError:
+            raise RequestTimeout("no answer to authenticate", name="authenticate") from None
+        finally:
+            self._auth_waiter = None
+        return event.ok
+
+    # -- supervision and reconnects -----------------------------------------------------
+
+    async def _supervise(self) -> None:
+        failures = 0
+        while not self._closing:
+            await self._watch()
+            if self._closing:
+                return
+            self._connection_lost()
+            if not self._reconnect_enabled:
+                self._set_state(ConnectionState.DISCONNECTED)
+                self._fail_waiting(ConnectionLost("connection lost and reconnect is off"))
+                return
+            self._set_state(ConnectionState.RECONNECTING)
+            attempt = 0
+            while not self._closing:
+                delay = self._backoff(attempt)
+                attempt += 1
+                await asyncio.sleep(delay)
+                try:
+                    await self._drop_transport()
+                    self._session.connection_lost()
+                    await self._establish()
+                except AuthError as exc:
+                    failures += 1
+                    log.warning(
+                        "reconnect: authentication failed (%d/%d): %s", failures, MAX_AUTH_FAILURES, exc
+                    )
+                    if failures >= MAX_AUTH_FAILURES:
+                        self._set_state(ConnectionState.AUTH_FAILED)
+                        await self._drop_transport()
+                        self._fail_waiting(AuthError("authentication failed for good; create a new client"))
+                        return
+                except (ConnectionLost, RequestTimeout, ServerError, ProtocolError) as exc:
+                    log.info("reconnect attempt %d failed: %s", attempt, exc)
+                else:
+                    failures = 0
+                    self.reconnects += 1
+                    log.info("reconnected (attempt %d)", attempt)
+                    self._run_reconnect_hooks()
+                    break
+
+    def _backoff(self, attempt: int) -> float:
+        base, cap = self._reconnect_delay
+        return float(min(cap, base * (2**attempt)) * (0.5 + random.random() / 2))
+
+    async def _watch(self) -> None:
+        """Return when the reader ends or the heartbeat has been silent too long."""
+        reader = self._reader
+        if reader is None:
+            return
+        check = max(0.05, min(5.0, self.heartbeat_timeout / 4))
+        while True:
+            done, _ = await asyncio.wait({reader}, timeout=check)
+            if done:
+                return
+            silent = self.clock.seconds_since_sync()
+            if silent is not None and silent > self.heartbeat_timeout:
+                log.warning("no timeSync for %.1fs: treating the connection as dead", silent)
+                await self._drop_transport()
+                return
+
+    def _connection_lost(self) -> None:
+        self._ready.clear()
+        lost = self._session.connection_lost()
+        error = ConnectionLost(
+            "the connection dropped before the answer arrived; the request was not re-sent"
+        )
+        for request_id in lost:
+            future = self._waiting.pop(request_id, None)
+            if future is not None and not future.done():
+                future.set_exception(error)
+        self._fail_waiting(error)
+
+    def _fail_waiting(self, error: IqwireError) -> None:
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        self._waiting.clear()
+        if self._auth_waiter is not None and not self._auth_waiter.done():
+            self._auth_waiter.set_exception(error)
+
+    def _run_reconnect_hooks(self) -> None:
+        for hook in self._reconnect_hooks:
+            task = asyncio.create_task(self._guard_hook(hook))
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
+
+    @staticmethod
+    async def _guard_hook(hook: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await hook()
+        except IqwireError as exc:
+            log.warning("a reconnect hook failed: %s", exc)
+
+    # -- the reader ------------------------------------------------------------------------
+
+    async def _read(self, transport: WebSocketTransport) -> None:
+        receive = self._session.receive
+        dispatch = self._dispatch
+        debug = frames_log.isEnabledFor(logging.DEBUG)
+        try:
+            while True:
+                data = await transport.recv()
+                if debug:
+                    frames_log.debug("< %s", data[:500])
+                for event in receive(data):
+                    dispatch(event)
+        except ConnectionLost as exc:
+            log.info("reader stopped: %s", exc)
+
+    def _dispatch(self, event: object) -> None:
+        kind = type(event)
+        if kind is Push:
+            self._route_push(event)  # type: ignore[arg-type]
+        elif kind is Response or kind is ResultAck:
+            request_id: str = event.request_id  # type: ignore[attr-defined]
+            future = self._waiting.get(request_id)
+            if future is None or future.done():
+                return
+            if kind is ResultAck and not event.final and event.success:  # type: ignore[attr-defined]
+                return  # an ACK before the typed reply: keep waiting
+            future.set_result(event)
+        elif kind is TimeSync:
+            self.clock.sync(event.server_time_ms)  # type: ignore[attr-defined]
+        elif kind is Authenticated:
+            waiter = self._auth_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event)  # type: ignore[arg-type]
+            elif not event.ok:  # type: ignore[attr-defined]
+                log.warning("the server revoked the session's authentication")
+        elif kind is MalformedFrame:
+            log.warning("ignored a malformed frame from the server: %s", event.reason)  # type: ignore[attr-defined]
+        elif kind is Front:
+            self.server_name = event.server  # type: ignore[attr-defined]
+
+    def _route_push(self, push: Push) -> None:
+        raise NotImplementedError  # the client's subscription router overrides this
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _wait_ready(self, timeout: float) -> None:
+        if self._ready.is_set():
+            return
+        if self._state in (ConnectionState.CLOSED, ConnectionState.AUTH_FAILED, ConnectionState.DISCONNECTED):
+            raise ConnectionLost(f"the client is {self._state.value}: connect it first")
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            raise ConnectionLost(f"not reconnected within {timeout:.1f}s") from None
+
+    async def _send_and_wait(self, request_id: str, data: bytes, name: str, timeout: float) -> Any:
+        transport = self._transport
+        if transport is None:
+            raise ConnectionLost("not connected", request_id=request_id, name=name)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        try:
+            if frames_log.isEnabledFor(logging.DEBUG):
+                frames_log.debug("> %s", data[:500])
+            await transport.send(data)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"no answer to '{name}' within {timeout:.1f}s", request_id=request_id, name=name
+            ) from None
+        finally:
+            self._waiting.pop(request_id, None)
+
+    async def request(
+        self, name: str, version: str | None = None, body: Any = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send any RPC and return its payload (typed when the catalog knows it).
+
+        Example::
+
+            payload = await client.request("get-actives-index", "1.0", {})
+
+        Raises:
+            ServerError: status >= 4000 (:class:`PayoutChanged` for 4117), or a
+                ``result`` with ``success: false``.
+            RequestTimeout: no answer within ``timeout`` (default: the client's).
+            ConnectionLost: the connection dropped first; the request is not re-sent.
+            ProtocolError: the reply did not have the expected shape.
+        """
+        timeout = self.request_timeout if timeout is None else timeout
+        await self._wait_ready(timeout)
+        request_id, data = self._session.request(name, version, body)
+        event = await self._send_and_wait(request_id, data, name, timeout)
+        return self._payload(event, name)
+
+    @staticmethod
+    def _payload(event: Any, name: str) -> Any:
+        if isinstance(event, ResultAck):
+            if not event.success:
+                raise ServerError(
+                    4000,
+                    f"'{name}' refused: {event.reason or 'no reason given'}",
+                    request_id=event.request_id,
+                    name=name,
+                )
+            return event
+        assert isinstance(event, Response)
+        if event.status >= 4000:
+            payload = event.payload
+            if event.status == 4117 and isinstance(payload, CommissionChangedError):
+                actual = payload.result.actual_commission
+                raise PayoutChanged(
+                    actual.active_id, actual.commission, request_id=event.request_id, name=name
+                )
+            raise ServerError(
+                event.status, _error_message(payload), request_id=event.request_id, name=name, payload=payload
+            )
+        if event.error is not None:
+            raise ProtocolError(event.error, request_id=event.request_id, name=name)
+        return event.payload
+
+    async def _subscribe_frame(self, name: str, version: str | None, filters: dict[str, Any] | None) -> str:
+        """Send a subscription and wait for its ACK; returns the subscription id."""
+        await self._wait_ready(self.request_timeout)
+        sub_id, data = self._session.subscribe(name, version, filters)
+        event = await self._send_and_wait(sub_id, data, name, self.request_timeout)
+        self._payload(event, name)
+        return sub_id
+
+    async def _unsubscribe_frame(self, sub_id: str) -> None:
+        data = self._session.unsubscribe(sub_id)
+        transport = self._transport
+        if data and transport is not None and self._ready.is_set():
+            with contextlib.suppress(ConnectionLost):
+                await transport.send(data)

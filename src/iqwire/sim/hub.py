@@ -1,0 +1,148 @@
+"""Connections and their subscriptions: who gets which push.
+
+Routing follows each subscription's routing filters (the official SDK filters
+pushes only by name and expects the server to scope them). A connection's
+``send`` only enqueues; the server's writer task drains the queue, so one slow
+client never blocks the others.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from iqwire.protocol.catalog import SubscriptionSpec
+from iqwire.sim.accounts import User
+
+__all__ = ["Connection", "Hub", "SubscriptionEntry"]
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SubscriptionEntry:
+    """One subscription of one connection: the catalog entry and its filters."""
+
+    spec: SubscriptionSpec
+    filters: tuple[tuple[str, Any], ...]
+
+    def matches(self, payload_fields: dict[str, Any]) -> bool:
+        """Whether a push with these routing fields belongs to this subscription."""
+        for key, wanted in self.filters:
+            value = payload_fields.get(key)
+            if value is not None and value != wanted:
+                return False
+        return True
+
+
+@dataclass(eq=False)
+class Connection:
+    """One WebSocket client of the simulator."""
+
+    send: Callable[[bytes], None]
+    close: Callable[[], None]
+    conn_id: int = field(default_factory=lambda: next(_ids))
+    user: User | None = None
+    ssid: str | None = None
+    send_results: bool = False
+    subscriptions: set[SubscriptionEntry] = field(default_factory=set)
+
+    def __repr__(self) -> str:
+        return f"Connection(conn_id={self.conn_id}, user={self.user!r})"
+
+
+def normalise_filters(spec: SubscriptionSpec, filters: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    """Routing filters as a hashable, canonical tuple (numeric strings become ints)."""
+    if not filters:
+        return ()
+    out = []
+    for key, value in sorted(filters.items()):
+        if isinstance(value, str) and value.lstrip("-").isdigit() and key != "name":
+            value = int(value)
+        out.append((key, value))
+    return tuple(out)
+
+
+class Hub:
+    """Every live connection, indexed by the pushes they asked for."""
+
+    def __init__(self) -> None:
+        self.connections: dict[int, Connection] = {}
+        # candle-generated is the hot path: index it by (active_id, size).
+        self._candles: dict[tuple[int, int], set[Connection]] = {}
+
+    @staticmethod
+    def _candle_key(entry: SubscriptionEntry) -> tuple[int, int] | None:
+        if entry.spec.push_name != "candle-generated":
+            return None
+        filters = dict(entry.filters)
+        active, size = filters.get("active_id"), filters.get("size")
+        if isinstance(active, int) and isinstance(size, int):
+            return active, size
+        return None
+
+    def _unindex(self, conn: Connection, entry: SubscriptionEntry) -> None:
+        key = self._candle_key(entry)
+        if key is not None and key in self._candles:
+            self._candles[key].discard(conn)
+            if not self._candles[key]:
+                del self._candles[key]
+
+    def add(self, conn: Connection) -> None:
+        """Register a new connection."""
+        self.connections[conn.conn_id] = conn
+
+    def remove(self, conn: Connection) -> None:
+        """Forget a connection and its subscriptions."""
+        self.connections.pop(conn.conn_id, None)
+        for entry in conn.subscriptions:
+            self._unindex(conn, entry)
+        conn.subscriptions.clear()
+
+    def subscribe(self, conn: Connection, entry: SubscriptionEntry) -> None:
+        """Add a subscription (idempotent: subscribing twice is one subscription)."""
+        conn.subscriptions.add(entry)
+        key = self._candle_key(entry)
+        if key is not None:
+            self._candles.setdefault(key, set()).add(conn)
+
+    def unsubscribe(self, conn: Connection, entry: SubscriptionEntry) -> bool:
+        """Remove a subscription; ``True`` if it existed."""
+        if entry in conn.subscriptions:
+            conn.subscriptions.discard(entry)
+            self._unindex(conn, entry)
+            return True
+        return False
+
+    def subscribers(
+        self, push_name: str, fields: dict[str, Any], user: User | None = None
+    ) -> Iterator[tuple[Connection, SubscriptionEntry]]:
+        """Connections subscribed to a push whose filters match ``fields``.
+
+        With ``user`` set, only that user's connections (private pushes). A
+        connection gets a push once, however many of its subscriptions match.
+        """
+        for conn in list(self.connections.values()):
+            if user is not None and conn.user is not user:
+                continue
+            for entry in conn.subscriptions:
+                if entry.spec.push_name == push_name and entry.matches(fields):
+                    yield conn, entry
+                    break
+
+    def candle_streams(self) -> dict[tuple[int, int], set[Connection]]:
+        """Every (active_id, size) some connection streams, with its connections."""
+        return self._candles
+
+    def keys_for(self, push_name: str, field_name: str) -> set[Any]:
+        """Every value of one routing filter among subscriptions to a push."""
+        values = set()
+        for conn in self.connections.values():
+            for entry in conn.subscriptions:
+                if entry.spec.push_name == push_name:
+                    value = dict(entry.filters).get(field_name)
+                    if value is not None:
+                        values.add(value)
+        return values

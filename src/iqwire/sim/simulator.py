@@ -1,0 +1,223 @@
+"""The :class:`Simulator`: the engine, the server and the clock, as one async context manager."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from iqwire.models import Balance, Position
+from iqwire.sim.clock import Clock, ManualClock, SystemClock
+from iqwire.sim.config import DEMO_EMAIL, DEMO_PASSWORD, SimConfig
+from iqwire.sim.engine import Engine
+from iqwire.sim.server import SimServer
+
+__all__ = ["Credentials", "Simulator"]
+
+log = logging.getLogger("iqwire.sim")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Login credentials of a simulator account (the password never shows in ``repr``)."""
+
+    email: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(email={self.email!r}, password='***')"
+
+
+class Simulator:
+    """A local IQ Option server on a free port.
+
+    Args:
+        seed: makes prices, moods and random faults reproducible.
+        speed: how many simulated seconds pass per real second (real clock only).
+        clock: a :class:`ManualClock` to move time only with :meth:`advance`.
+        host, port: where to listen; port 0 picks a free one.
+        config: accounts, cadences and switches (:class:`SimConfig`).
+
+    Example::
+
+        async with Simulator(clock=ManualClock(1_770_000_000)) as sim:
+            ...  # connect a client to sim.ws_url, log in at sim.login_url
+            await sim.advance(30)
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        speed: float = 1.0,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: SimConfig | None = None,
+    ) -> None:
+        self.seed = seed
+        self.clock: Clock = clock if clock is not None else SystemClock(speed=speed)
+        self.config = config or SimConfig()
+        self.host = host
+        self._requested_port = port
+        self.engine = Engine(seed, self.config, self.clock.now())
+        self.server = SimServer(self.engine, self.clock.now)
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.port = port
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen and, on a real clock, start moving time."""
+        self._runner = web.AppRunner(self.server.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self._requested_port)
+        await site.start()
+        addresses = self._runner.addresses
+        if addresses:
+            self.port = int(addresses[0][1])
+        if not isinstance(self.clock, ManualClock):
+            self._ticker = asyncio.create_task(self._tick())
+        log.info("simulator listening on %s (seed=%s)", self.ws_url, self.seed)
+
+    async def stop(self) -> None:
+        """Close every connection with a close frame and stop listening."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        await self.server.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _tick(self) -> None:
+        speed = getattr(self.clock, "speed", 1.0)
+        interval = max(0.01, self.config.push_interval / speed)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.engine.advance_to(self.clock.now(), exact=False)
+            except Exception:  # the server must outlive a bug in one step
+                log.exception("simulator step failed (seed=%s)", self.seed)
+
+    # -- addresses -----------------------------------------------------------------------
+
+    @property
+    def http_url(self) -> str:
+        """Base HTTP URL, for clients that append ``/v2/login``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL (``/echo/websocket``, as on the real platform)."""
+        return f"ws://{self.host}:{self.port}/echo/websocket"
+
+    @property
+    def login_url(self) -> str:
+        """The HTTP login endpoint."""
+        return f"{self.http_url}/api/v2/login"
+
+    @property
+    def credentials(self) -> Credentials:
+        """The demo account's e-mail and password."""
+        return Credentials(DEMO_EMAIL, DEMO_PASSWORD)
+
+    # -- time ------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Simulated time, unix seconds."""
+        return self.clock.now()
+
+    async def advance(self, seconds: float) -> None:
+        """Move a manual clock forward and run everything due, then deliver the frames.
+
+        Raises:
+            TypeError: the simulator runs on a real clock.
+        """
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs Simulator(clock=ManualClock(...))")
+        target = self.clock.now() + seconds
+        step = 1.0
+        while self.clock.now() < target:
+            self.clock.set(min(target, self.clock.now() + step))
+            self.engine.advance_to(self.clock.now())
+            await self.server.flush()
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Let queued frames reach the sockets and the clients read them."""
+        await self.server.flush()
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    # -- faults and controls (see docs/simulator.md) ---------------------------------
+
+    async def drop_connections(self, user_id: int | None = None) -> int:
+        """Drop every connection (or one user's) abruptly; returns how many."""
+        count = self.engine.drop_connections(user_id)
+        await asyncio.sleep(0)
+        return count
+
+    def delay_frames(self, count: int, seconds: float) -> None:
+        """Hold the next ``count`` outgoing frames for ``seconds`` of simulated time."""
+        self.engine.delay_frames(count, seconds)
+
+    def drop_responses(self, rpc: str | None = None, count: int = 1) -> None:
+        """Execute the next ``count`` requests but swallow their replies."""
+        self.engine.drop_responses(rpc, count)
+
+    async def send_malformed(self) -> None:
+        """Send a frame that is not valid JSON to every connection."""
+        self.engine.send_malformed()
+        await self.server.flush()
+
+    def silence(self, seconds: float) -> None:
+        """Stop ``timeSync`` for ``seconds`` of simulated time."""
+        self.engine.silence(seconds)
+
+    def refuse_connections(self, seconds: float) -> None:
+        """Refuse new WebSocket connections for ``seconds`` of simulated time."""
+        self.engine.refuse_connections(seconds)
+
+    def set_commission(self, active_id: int, commission: float) -> None:
+        """Change an active's commission (payout = 100 - commission)."""
+        self.engine.set_commission(active_id, commission)
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def issue_ssid(self, email: str = DEMO_EMAIL) -> str:
+        """An SSID for an account without the HTTP login (for tests)."""
+        user = self.engine.accounts.by_email(email)
+        if user is None:
+            raise KeyError(f"no simulator account {email!r}")
+        return self.engine.accounts.issue_ssid(user.user_id)
+
+    def balances(self, email: str = DEMO_EMAIL) -> list[Balance]:
+        """An account's balances as the server holds them."""
+        user = self.engine.accounts.by_email(email)
+        if user is None:
+            raise KeyError(f"no simulator account {email!r}")
+        return user.balance_models()
+
+    def positions(self, email: str = DEMO_EMAIL) -> list[Position]:
+        """Every position of an account, open and closed."""
+        user = self.engine.accounts.by_email(email)
+        if user is None:
+            raise KeyError(f"no simulator account {email!r}")
+        return self.engine.ledger.open_positions(user) + self.engine.ledger.closed_positions(user)

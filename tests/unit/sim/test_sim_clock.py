@@ -1,0 +1,64 @@
+"""The simulator's clocks: manual time moves only forward, system time scales."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from iqwire.sim.clock import Clock, ManualClock, SystemClock
+
+
+def _read(clock: Clock) -> float:
+    return clock.now()
+
+
+def test_manual_clock_stands_still_until_told() -> None:
+    clock = ManualClock(1_770_000_000)
+    assert _read(clock) == 1_770_000_000.0
+    assert clock.now() == 1_770_000_000.0
+
+
+def test_manual_clock_advance_returns_the_new_time() -> None:
+    clock = ManualClock(100.0)
+    assert clock.advance(0.25) == 100.25
+    assert clock.advance(0) == 100.25
+    assert clock.now() == 100.25
+
+
+def test_manual_clock_set_jumps_forward_only() -> None:
+    clock = ManualClock(100.0)
+    clock.set(160.5)
+    assert clock.now() == 160.5
+    clock.set(160.5)
+    with pytest.raises(ValueError, match="back"):
+        clock.set(160.0)
+    assert clock.now() == 160.5
+
+
+def test_manual_clock_refuses_negative_advance() -> None:
+    clock = ManualClock(100.0)
+    with pytest.raises(ValueError, match="negative"):
+        clock.advance(-1)
+    assert clock.now() == 100.0
+
+
+def test_system_clock_scales_monotonic_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([50.0, 52.0, 53.5])
+    monkeypatch.setattr(time, "monotonic", lambda: next(ticks))
+    clock = SystemClock(speed=60, start=1_000.0)
+    assert _read(clock) == 1_000.0 + 2.0 * 60
+    assert clock.now() == 1_000.0 + 3.5 * 60
+    assert clock.speed == 60
+
+
+def test_system_clock_starts_at_wall_time() -> None:
+    before = time.time()
+    clock = SystemClock()
+    assert before <= clock.now() <= time.time() + 1
+
+
+@pytest.mark.parametrize("speed", [0, -1.0])
+def test_system_clock_needs_positive_speed(speed: float) -> None:
+    with pytest.raises(ValueError, match="speed"):
+        SystemClock(speed=speed)
