@@ -20,6 +20,7 @@ from iqwire.models import (
     Candle,
     CandlesResponse,
     Currency,
+    Direction,
     FirstCandles,
     HistoryPositions,
     InitializationData,
@@ -50,6 +51,9 @@ from iqwire.models.requests import (
     GetTradersMoodBody,
 )
 from iqwire.protocol import Push, catalog
+from iqwire.trading.blitz import buy_blitz
+from iqwire.trading.portfolio import Portfolio
+from iqwire.trading.trade import Trade
 from iqwire.transport import DEFAULT_LOGIN_URL, DEFAULT_WS_URL, TwoFactor
 
 __all__ = ["Client"]
@@ -102,6 +106,7 @@ class Client(ConnectionCore):
         ssl_context: ssl.SSLContext | None = None,
         allow_real_money: bool = False,
         stream_maxsize: int = 1000,
+        outcome_grace: float = 30.0,
     ) -> None:
         env = os.environ
         email = email if email is not None else env.get("IQWIRE_EMAIL")
@@ -127,9 +132,12 @@ class Client(ConnectionCore):
         )
         self.allow_real_money = allow_real_money
         self.stream_maxsize = stream_maxsize
+        self.outcome_grace = outcome_grace
         self._router = Router(self._subscribe_frame, self._unsubscribe_frame)
         self._profile: Profile | None = None
         self._init_data: InitializationData | None = None
+        self._commissions: dict[int, float] = {}
+        self._portfolio: Portfolio | None = None
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -142,6 +150,8 @@ class Client(ConnectionCore):
 
     async def close(self) -> None:
         """Unsubscribe, close the socket, end every stream. Idempotent."""
+        if self._portfolio is not None:
+            await self._portfolio.stop()
         if self._ready.is_set():
             for shared in self._router.shared:
                 if shared.sub_id is not None:
@@ -191,12 +201,42 @@ class Client(ConnectionCore):
     # -- market data ------------------------------------------------------------------------
 
     async def get_initialization_data(self, *, refresh: bool = True) -> InitializationData:
-        """Every active with its payout, expiries and schedule (``get-initialization-data`` 4.0)."""
+        """Every active with its payout, expiries and schedule (``get-initialization-data`` 4.0).
+
+        Also refreshes the payout cache that trades are priced with.
+        """
         if refresh or self._init_data is None:
             self._init_data = _typed(
                 await self.request("get-initialization-data", "4.0", EmptyBody()), InitializationData
             )
+            self._commissions = {active.id: active.commission for active in self._init_data.blitz.all()}
         return self._init_data
+
+    @property
+    def cached_initialization_data(self) -> InitializationData | None:
+        """The last initialization data fetched, if any."""
+        return self._init_data
+
+    def commission(self, active_id: int) -> float:
+        """The blitz commission of an active as last known (init data, or a 4117 reply).
+
+        Raises:
+            KeyError: the active is unknown (fetch the initialization data first).
+        """
+        return self._commissions[active_id]
+
+    def set_commission(self, active_id: int, commission: float) -> None:
+        """Record an active's new commission (the client does this on every 4117)."""
+        self._commissions[active_id] = commission
+
+    def latest_price(self, active_id: int, max_age: float = 5.0) -> float | None:
+        """The close of the newest candle pushed for an active, if not older than ``max_age`` s."""
+        candle = self._router.latest.get(active_id)
+        if candle is None or candle.at is None:
+            return None
+        if self.server_time() - candle.at / 1e9 > max_age:
+            return None
+        return candle.close
 
     async def get_active(self, active_id: int) -> Active:
         """One active's details (``get-active`` 1.0)."""
@@ -387,6 +427,62 @@ class Client(ConnectionCore):
         return _typed(
             await self.request("portfolio.get-history-positions", "1.0", body), HistoryPositions
         ).positions
+
+    # -- trading ----------------------------------------------------------------------------------
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """Open positions, today's realised P&L and balances, kept current by pushes."""
+        if self._portfolio is None:
+            self._portfolio = Portfolio(self)
+        return self._portfolio
+
+    async def buy_blitz(
+        self,
+        active: str | int,
+        direction: str | Direction,
+        amount: float,
+        expiration: int,
+        *,
+        balance: BalanceType | int = BalanceType.DEMO,
+        requote: bool = False,
+        max_requotes: int | None = None,
+        min_payout: float | None = None,
+    ) -> Trade:
+        """Buy a blitz option: sent once, priced from server time and the current payout.
+
+        Example::
+
+            trade = await client.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
+            result = await trade.outcome()
+            print(result.outcome, result.pnl)
+
+        Args:
+            active: id, ticker or name (``76``, ``"EURUSD-OTC"``).
+            direction: ``"call"`` or ``"put"``.
+            amount: the stake, in the balance's currency.
+            expiration: seconds; one of the active's blitz expiries.
+            balance: a :class:`BalanceType` or a balance id. REAL needs ``allow_real_money=True``.
+            requote: retry once with the new payout after a 4117 (``max_requotes`` for more).
+            min_payout: never trade (nor re-quote) below this payout percent.
+
+        Raises:
+            InvalidOrder, InsufficientBalance, MarketClosed, RealMoneyLocked: nothing was sent.
+            PayoutChanged: the payout moved (and no re-quote was allowed or possible).
+            TradeNotPlaced: the answer was lost and reconciliation found no such trade.
+            TradeStateUnknown: the answer was lost and several positions could be it.
+        """
+        return await buy_blitz(
+            self,
+            active,
+            direction,
+            amount,
+            expiration,
+            balance=balance,
+            requote=requote,
+            max_requotes=max_requotes,
+            min_payout=min_payout,
+        )
 
     # -- streams --------------------------------------------------------------------------------
 

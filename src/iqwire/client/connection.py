@@ -143,6 +143,19 @@ class ConnectionCore:
         """Run ``hook`` after every successful reconnect (not the first connect)."""
         self._reconnect_hooks.append(hook)
 
+    @property
+    def is_connected(self) -> bool:
+        """Whether requests can be sent now."""
+        return self._ready.is_set()
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until the connection is (back) up.
+
+        Raises:
+            ConnectionLost: not connected within ``timeout``, or closed for good.
+        """
+        await self._wait_ready(timeout)
+
     def server_time(self) -> float:
         """Server time in unix seconds, from ``timeSync``, monotonic between syncs."""
         return self.clock.now()

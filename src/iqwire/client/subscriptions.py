@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iqwire.client.streams import Stream
+from iqwire.models import Candle
 from iqwire.protocol import Push
 from iqwire.protocol.catalog import SubscriptionSpec
 
@@ -67,6 +68,8 @@ class Router:
         self._shared: dict[tuple[str, tuple[tuple[str, Any], ...]], SharedSubscription] = {}
         self._by_push: dict[str, list[SharedSubscription]] = {}
         self._candles: dict[tuple[int, int], SharedSubscription] = {}
+        #: The newest candle seen per active (any size): the price a trade is priced at.
+        self.latest: dict[int, Candle] = {}
 
     @property
     def shared(self) -> list[SharedSubscription]:
@@ -127,6 +130,7 @@ class Router:
         """Hand a push to every stream that asked for it."""
         payload = push.payload
         if push.name == "candle-generated":
+            self.latest[payload.active_id] = payload
             shared = self._candles.get((payload.active_id, payload.size))
             if shared is not None:
                 for stream in shared.consumers:
