@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -107,6 +108,7 @@ class Client(ConnectionCore):
         allow_real_money: bool = False,
         stream_maxsize: int = 1000,
         outcome_grace: float = 30.0,
+        record_to: str | Path | None = None,
     ) -> None:
         env = os.environ
         email = email if email is not None else env.get("IQWIRE_EMAIL")
@@ -129,6 +131,7 @@ class Client(ConnectionCore):
             reconnect=reconnect,
             reconnect_delay=reconnect_delay,
             ssl_context=ssl_context,
+            record_to=record_to,
         )
         self.allow_real_money = allow_real_money
         self.stream_maxsize = stream_maxsize
@@ -161,6 +164,11 @@ class Client(ConnectionCore):
 
     def _route_push(self, push: Push) -> None:
         self._router.route(push)
+
+    def _fail_streams(self, error: BaseException) -> None:
+        for shared in self._router.shared:
+            for stream in list(shared.consumers):
+                stream.fail(error)
 
     # -- account ----------------------------------------------------------------------
 
@@ -300,12 +308,15 @@ class Client(ConnectionCore):
         out: list[Candle] = []
         cursor = start
         while count is None or len(out) < count:
+            wanted = (
+                MAX_CANDLES_PER_REQUEST if count is None else min(MAX_CANDLES_PER_REQUEST, count - len(out))
+            )
             body = GetCandlesBody(
                 active_id=active_id,
                 size=size,
                 start=cursor,
                 end=end,
-                count=min(MAX_CANDLES_PER_REQUEST, count - len(out)) if count is not None else None,
+                count=wanted if count is not None else None,
                 only_closed=only_closed or None,
             )
             page = [
@@ -319,8 +330,8 @@ class Client(ConnectionCore):
             cursor = page[-1].start + size
             if end is not None and cursor > end:
                 break
-            if end is None and len(page) < MAX_CANDLES_PER_REQUEST:
-                break
+            if len(page) < wanted or page[-1].end > self.server_time():
+                break  # a short page, or the forming candle: nothing after it exists yet
         return out if count is None else out[:count]
 
     async def _candles_backward(

@@ -17,7 +17,8 @@ import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from iqwire.client.clock import ServerClock
 from iqwire.client.state import ConnectionState
@@ -43,6 +44,9 @@ from iqwire.protocol import (
     TimeSync,
 )
 from iqwire.transport import TwoFactor, WebSocketTransport, http_login
+
+if TYPE_CHECKING:
+    from iqwire.store.recording import FrameRecorder
 
 __all__ = ["ConnectionCore"]
 
@@ -82,6 +86,7 @@ class ConnectionCore:
         reconnect: bool,
         reconnect_delay: tuple[float, float],
         ssl_context: ssl.SSLContext | None,
+        record_to: str | Path | None = None,
     ) -> None:
         self._email = email
         self._password = password
@@ -101,6 +106,7 @@ class ConnectionCore:
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._auth_waiter: asyncio.Future[Authenticated] | None = None
         self._ready = asyncio.Event()
+        self._gave_up = asyncio.Event()
         self._closing = False
         self._state = ConnectionState.DISCONNECTED
         self._state_streams: set[Stream[ConnectionState]] = set()
@@ -109,6 +115,11 @@ class ConnectionCore:
         self.clock = ServerClock()
         self.server_name: str | None = None
         self.reconnects = 0
+        self._recorder: FrameRecorder | None = None
+        if record_to is not None:
+            from iqwire.store.recording import FrameRecorder
+
+            self._recorder = FrameRecorder(record_to, secrets=lambda: (self._ssid, self._password))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ws_url={self.ws_url!r}, state={self._state.value})"
@@ -170,6 +181,7 @@ class ConnectionCore:
             ConnectionLost: the server could not be reached.
         """
         self._closing = False
+        self._gave_up.clear()
         self._set_state(ConnectionState.CONNECTING)
         try:
             await self._establish()
@@ -185,6 +197,7 @@ class ConnectionCore:
             return
         self._closing = True
         self._ready.clear()
+        self._gave_up.set()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,6 +212,8 @@ class ConnectionCore:
         self._set_state(ConnectionState.CLOSED)
         for stream in list(self._state_streams):
             stream.end()
+        if self._recorder is not None:
+            self._recorder.close()
 
     async def _drop_transport(self) -> None:
         reader, self._reader = self._reader, None
@@ -241,6 +256,8 @@ class ConnectionCore:
             raise ServerError(4000, f"setOptions refused: {ack.reason or 'no reason given'}")
         for sub_id, frame in self._session.replay_subscriptions():
             log.debug("re-subscribing %s", sub_id)
+            if self._recorder is not None:
+                self._recorder.frame("out", frame)
             await transport.send(frame)
         self._set_state(ConnectionState.CONNECTED)
         self._ready.set()
@@ -250,7 +267,10 @@ class ConnectionCore:
         loop = asyncio.get_running_loop()
         self._auth_waiter = loop.create_future()
         frames_log.debug("> authenticate (ssid redacted)")
-        await self._transport.send(self._session.authenticate(self._ssid))
+        data = self._session.authenticate(self._ssid)
+        if self._recorder is not None:
+            self._recorder.frame("out", data)
+        await self._transport.send(data)
         try:
             event = await asyncio.wait_for(self._auth_waiter, self.request_timeout)
         except TimeoutError:
@@ -290,7 +310,10 @@ class ConnectionCore:
                     if failures >= MAX_AUTH_FAILURES:
                         self._set_state(ConnectionState.AUTH_FAILED)
                         await self._drop_transport()
-                        self._fail_waiting(AuthError("authentication failed for good; create a new client"))
+                        error = AuthError("authentication failed for good; create a new client")
+                        self._fail_waiting(error)
+                        self._fail_streams(error)
+                        self._gave_up.set()
                         return
                 except (ConnectionLost, RequestTimeout, ServerError, ProtocolError) as exc:
                     log.info("reconnect attempt %d failed: %s", attempt, exc)
@@ -360,9 +383,12 @@ class ConnectionCore:
         receive = self._session.receive
         dispatch = self._dispatch
         debug = frames_log.isEnabledFor(logging.DEBUG)
+        recorder = self._recorder
         try:
             while True:
                 data = await transport.recv()
+                if recorder is not None:
+                    recorder.frame("in", data)
                 if debug:
                     frames_log.debug("< %s", data[:500])
                 for event in receive(data):
@@ -400,15 +426,30 @@ class ConnectionCore:
 
     # -- requests --------------------------------------------------------------------------
 
+    def _check_usable(self) -> None:
+        if self._state is ConnectionState.AUTH_FAILED:
+            raise AuthError("authentication failed for good; create a new client with valid credentials")
+        if self._state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
+            raise ConnectionLost(f"the client is {self._state.value}: connect it first")
+
     async def _wait_ready(self, timeout: float) -> None:
         if self._ready.is_set():
             return
-        if self._state in (ConnectionState.CLOSED, ConnectionState.AUTH_FAILED, ConnectionState.DISCONNECTED):
-            raise ConnectionLost(f"the client is {self._state.value}: connect it first")
+        self._check_usable()
+        ready = asyncio.ensure_future(self._ready.wait())
+        gave_up = asyncio.ensure_future(self._gave_up.wait())
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            raise ConnectionLost(f"not reconnected within {timeout:.1f}s") from None
+            await asyncio.wait({ready, gave_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+            gave_up.cancel()
+        if self._ready.is_set():
+            return
+        self._check_usable()
+        raise ConnectionLost(f"not reconnected within {timeout:.1f}s")
+
+    def _fail_streams(self, error: BaseException) -> None:
+        """Fail every open stream; :class:`iqwire.Client` overrides this."""
 
     async def _send_and_wait(self, request_id: str, data: bytes, name: str, timeout: float) -> Any:
         transport = self._transport
@@ -419,12 +460,18 @@ class ConnectionCore:
         try:
             if frames_log.isEnabledFor(logging.DEBUG):
                 frames_log.debug("> %s", data[:500])
+            if self._recorder is not None:
+                self._recorder.frame("out", data)
             await transport.send(data)
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise RequestTimeout(
                 f"no answer to '{name}' within {timeout:.1f}s", request_id=request_id, name=name
             ) from None
+        except (ConnectionLost, AuthError) as exc:
+            if exc.request_id is None:  # a shared error from _connection_lost/_fail_waiting
+                raise type(exc)(exc.message, request_id=request_id, name=name) from exc
+            raise
         finally:
             self._waiting.pop(request_id, None)
 
@@ -480,13 +527,21 @@ class ConnectionCore:
         """Send a subscription and wait for its ACK; returns the subscription id."""
         await self._wait_ready(self.request_timeout)
         sub_id, data = self._session.subscribe(name, version, filters)
-        event = await self._send_and_wait(sub_id, data, name, self.request_timeout)
-        self._payload(event, name)
+        try:
+            event = await self._send_and_wait(sub_id, data, name, self.request_timeout)
+            self._payload(event, name)
+        except BaseException:
+            # The caller is told it failed: forget it (no replay) and undo it at a live server.
+            with contextlib.suppress(ProtocolError):
+                await self._unsubscribe_frame(sub_id)
+            raise
         return sub_id
 
     async def _unsubscribe_frame(self, sub_id: str) -> None:
         data = self._session.unsubscribe(sub_id)
         transport = self._transport
         if data and transport is not None and self._ready.is_set():
+            if self._recorder is not None:
+                self._recorder.frame("out", data)
             with contextlib.suppress(ConnectionLost):
                 await transport.send(data)

@@ -123,6 +123,9 @@ class Stream(Generic[T]):
         """Stop consuming; releases the server subscription if nobody else uses it."""
         if self._opened and not self._closed:
             self._closed = True
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)  # a consumer waiting in async for stops
             await self._close(self)
         self._closed = True
 
@@ -147,6 +150,10 @@ class Stream(Generic[T]):
             return await self._next()
         except _Ended:
             raise StopAsyncIteration from None
+        except ConnectionLost:
+            if self._closed:
+                raise StopAsyncIteration from None
+            raise
 
     async def get(self) -> T:
         """The next item, waiting for one.

@@ -1,0 +1,128 @@
+"""Risk guards that strategies cannot bypass: every buy goes through :meth:`RiskGuard.check`."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from iqwire.models import Outcome
+
+__all__ = ["RiskGuard", "RiskLimits"]
+
+log = logging.getLogger("iqwire.bot.risk")
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Per-run limits. ``None`` switches a guard off.
+
+    ``daily_loss_limit`` stops trading for the rest of the UTC day once the day's
+    realised loss reaches it; ``cooldown_after_losses`` consecutive losses pause
+    trading for ``cooldown_seconds``.
+    """
+
+    max_stake: float | None = 100.0
+    max_open_trades: int | None = 5
+    daily_loss_limit: float | None = 500.0
+    max_trades_per_minute: int | None = 10
+    cooldown_after_losses: int | None = 3
+    cooldown_seconds: float = 300.0
+    min_payout: float | None = 70.0
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> RiskLimits:
+        """Build from a config table; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown risk setting(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class RiskGuard:
+    """Applies :class:`RiskLimits` and counts every refusal by reason."""
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.limits = limits
+        self.refusals: Counter[str] = Counter()
+        self._recent: deque[float] = deque()
+        self._losing_streak = 0
+        self._cooldown_until = float("-inf")
+        self._day: object = None
+        self._day_pnl = 0.0
+        self.open_count = 0
+
+    def check(self, *, amount: float, payout: float, now: float) -> str | None:
+        """The reason to refuse a trade, or ``None`` to allow it. Refusals are counted and logged."""
+        reason = self._reason(amount, payout, now)
+        if reason is not None:
+            key = reason.split(":", 1)[0]
+            self.refusals[key] += 1
+            log.info("trade refused: %s", reason)
+        return reason
+
+    def _reason(self, amount: float, payout: float, now: float) -> str | None:
+        limits = self.limits
+        self._roll_day(now)
+        if limits.max_stake is not None and amount > limits.max_stake:
+            return f"max_stake: {amount:g} is above the limit {limits.max_stake:g}"
+        if limits.min_payout is not None and payout < limits.min_payout:
+            return f"min_payout: payout {payout:g}% is below {limits.min_payout:g}%"
+        if limits.max_open_trades is not None and self.open_count >= limits.max_open_trades:
+            return f"max_open_trades: {self.open_count} trades are open"
+        if limits.daily_loss_limit is not None and -self._day_pnl >= limits.daily_loss_limit:
+            return f"daily_loss_limit: lost {-self._day_pnl:.2f} today; trading stops until 00:00 UTC"
+        if now < self._cooldown_until:
+            return f"cooldown: {self._losing_streak} losses in a row; paused for {self._cooldown_until - now:.0f}s"
+        if limits.max_trades_per_minute is not None:
+            while self._recent and self._recent[0] <= now - 60:
+                self._recent.popleft()
+            if len(self._recent) >= limits.max_trades_per_minute:
+                return f"max_trades_per_minute: {len(self._recent)} trades in the last minute"
+        return None
+
+    def _roll_day(self, now: float) -> None:
+        day = datetime.fromtimestamp(now, tz=UTC).date()
+        if day != self._day:
+            self._day = day
+            self._day_pnl = 0.0
+
+    def opened(self, now: float) -> None:
+        """A trade was placed."""
+        self._recent.append(now)
+        self.open_count += 1
+
+    def failed(self) -> None:
+        """A trade the guard allowed was not placed after all."""
+        if self._recent:
+            self._recent.pop()
+        self.open_count = max(0, self.open_count - 1)
+
+    def closed(self, outcome: Outcome, pnl: float, now: float) -> None:
+        """A trade closed: update the day's P&L and the losing streak."""
+        self.open_count = max(0, self.open_count - 1)
+        self._roll_day(now)
+        self._day_pnl += pnl
+        if outcome is Outcome.LOSS:
+            self._losing_streak += 1
+            threshold = self.limits.cooldown_after_losses
+            if threshold is not None and self._losing_streak >= threshold:
+                self._cooldown_until = now + self.limits.cooldown_seconds
+                log.info("cooldown: %d losses in a row", self._losing_streak)
+        elif outcome is Outcome.WIN:
+            self._losing_streak = 0
+
+    def describe(self, now: float) -> dict[str, str]:
+        """The guards' state, for the dashboard."""
+        limits = self.limits
+        state = {
+            "open": f"{self.open_count}/{limits.max_open_trades if limits.max_open_trades is not None else '∞'}",
+            "today": f"{self._day_pnl:+.2f}",
+            "streak": str(self._losing_streak),
+        }
+        if now < self._cooldown_until:
+            state["cooldown"] = f"{self._cooldown_until - now:.0f}s"
+        return state

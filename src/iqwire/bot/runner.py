@@ -1,0 +1,155 @@
+"""The event core shared by live, paper and backtest runs.
+
+Signals come in (candles, mood, asset status, balances, trade closes) one at a
+time, in order; the runner keeps the candle windows, asks the risk guard before
+every buy, records trades, and calls the strategy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from iqwire.bot.context import Broker, Context
+from iqwire.bot.indicators import CandleWindow
+from iqwire.bot.records import OpenTrade, RunState, TradeRecord
+from iqwire.bot.risk import RiskGuard
+from iqwire.bot.strategy import Strategy
+from iqwire.errors import IqwireError
+from iqwire.models import BalanceChanged, Candle, InstrumentStatus, TradersMood
+
+__all__ = ["BotRunner"]
+
+log = logging.getLogger("iqwire.bot")
+
+
+class BotRunner:
+    """Feeds one strategy; the caller decides where signals come from."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        broker: Broker,
+        guard: RiskGuard,
+        *,
+        state: RunState | None = None,
+        resolve: Callable[[str | int], int],
+        emit: Callable[[str], None] | None = None,
+        window_size: int = 500,
+    ) -> None:
+        self.strategy = strategy
+        self.broker = broker
+        self.guard = guard
+        self.state = state if state is not None else RunState()
+        self.resolve = resolve
+        self._emit = emit
+        self._window_size = window_size
+        self._windows: dict[tuple[int, int], CandleWindow] = {}
+        self._current_active: int | None = None
+        self.ctx = Context(self)
+        self.errors = 0
+
+    def emit(self, message: str) -> None:
+        """Log a line and show it on the dashboard."""
+        log.info("%s", message)
+        if self._emit is not None:
+            self._emit(message)
+        else:
+            self.state.messages.append(message)
+
+    def window(self, active_id: int, size: int) -> CandleWindow:
+        """The window of an (active, size), created on first use."""
+        key = (active_id, size)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = CandleWindow(size, maxlen=self._window_size)
+        return window
+
+    # -- signals in ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Call the strategy's ``on_start``."""
+        await self.strategy.on_start(self.ctx)
+
+    async def stop(self) -> None:
+        """Call the strategy's ``on_stop``."""
+        await self.strategy.on_stop(self.ctx)
+
+    async def candle(self, candle: Candle) -> None:
+        """A candle pushed or replayed: update the window, then ``on_candle``/``on_tick``."""
+        active_id = candle.active_id
+        size = candle.size
+        if active_id is None or size is None:
+            return
+        self.state.server_time = max(self.state.server_time, self.broker.now())
+        self.state.record_price(active_id, candle.close)
+        window = self.window(active_id, size)
+        closed = window.update(candle)
+        self._current_active = active_id
+        if closed and window.last is not None:
+            await self.strategy.on_candle(self.ctx, window.last)
+        if window.forming is not None and window.forming is candle:
+            await self.strategy.on_tick(self.ctx, candle)
+
+    async def mood(self, mood: TradersMood) -> None:
+        """Traders' sentiment changed."""
+        self._current_active = mood.asset_id
+        await self.strategy.on_mood(self.ctx, mood)
+
+    async def asset_status(self, status: InstrumentStatus) -> None:
+        """An active opened or closed."""
+        self.emit(
+            f"{self.state.names.get(status.active_id, status.active_id)} is {'open' if status.tradable else 'closed'}"
+        )
+        await self.strategy.on_asset_status(self.ctx, status)
+
+    async def balance(self, change: BalanceChanged) -> None:
+        """The trading balance changed."""
+        self.state.balance = change.current_balance.amount
+        await self.strategy.on_balance(self.ctx, change)
+
+    async def trade_closed(self, record: TradeRecord) -> None:
+        """One of the run's trades closed."""
+        if self.state.open_trades.pop(record.id, None) is None and any(
+            t.id == record.id for t in self.state.closed
+        ):
+            return  # already recorded: never count a trade twice
+        self.state.closed.append(record)
+        self.guard.closed(record.outcome, record.pnl, self.broker.now())
+        name = self.state.names.get(record.active_id, record.active_id)
+        self.emit(
+            f"closed #{record.id} {name} {record.direction} {record.amount:g}: {record.outcome.name} {record.pnl:+.2f}"
+        )
+        await self.strategy.on_trade_closed(self.ctx, record)
+
+    # -- the one way to trade --------------------------------------------------------------
+
+    async def buy(
+        self, direction: str, amount: float, expiration: int, active: str | int | None
+    ) -> OpenTrade | None:
+        """Place a trade through the guard (see :meth:`Context.buy`)."""
+        active_id = self.resolve(active) if active is not None else self._current_active
+        if active_id is None:
+            raise ValueError("ctx.buy() needs active= outside a signal handler")
+        now = self.broker.now()
+        payout = self.broker.payout(active_id)
+        reason = self.guard.check(amount=amount, payout=payout, now=now)
+        if reason is not None:
+            key = reason.split(":", 1)[0]
+            self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
+            self.emit(f"refused: {reason}")
+            return None
+        self.guard.opened(now)
+        try:
+            trade = await self.broker.place(active_id, direction, amount, expiration)
+        except IqwireError as exc:
+            self.guard.failed()
+            self.errors += 1
+            key = f"rejected:{type(exc).__name__}"
+            self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
+            self.emit(f"rejected: {exc}")
+            return None
+        self.state.open_trades[trade.id] = trade
+        name = self.state.names.get(active_id, active_id)
+        self.emit(f"opened #{trade.id} {name} {direction} {amount:g} for {expiration}s at {trade.open_price}")
+        return trade
