@@ -201,7 +201,8 @@ async def run_live(
     feeds.append(asyncio.create_task(pump("connection", client.connection_states())))
     state.connection = client.state.value
     wanted = {spec.id for spec in actives}
-    last_status: dict[int, bool] = {}
+    # The instruments push reports changes; start from what the init data says now.
+    last_status: dict[int, bool] = {spec.id: spec.is_open_at(client.server_time()) for spec in actives}
 
     async def dispatch(kind: str, item: Any) -> None:
         if kind == "candle":
@@ -218,10 +219,8 @@ async def run_live(
             listing: InstrumentsList = item
             for status in listing.items:
                 if status.active_id in wanted and last_status.get(status.active_id) != status.tradable:
-                    first = status.active_id not in last_status
                     last_status[status.active_id] = status.tradable
-                    if not first:
-                        await runner.asset_status(status)
+                    await runner.asset_status(status)
         elif kind == "connection":
             state.connection = item.value
 
