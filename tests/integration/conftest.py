@@ -9,7 +9,7 @@ import pytest
 from iqwire.client import Client
 from iqwire.sim import ManualClock, Simulator
 
-#: A Thursday, mid-session: every default active is open (2026-02-12 12:25 UTC).
+#: A Thursday, 2026-02-12 12:25 UTC: the forex and OTC actives are open (AMZN opens at 13:30).
 START = 1_770_899_100
 
 

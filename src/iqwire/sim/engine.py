@@ -40,6 +40,7 @@ from iqwire.sim.config import SimConfig
 from iqwire.sim.errors import (
     BAD_REQUEST,
     FORBIDDEN,
+    INTERNAL,
     NOT_AUTHENTICATED,
     NOT_SUPPORTED,
     UNKNOWN_NAME,
@@ -59,6 +60,8 @@ __all__ = ["Engine"]
 log = logging.getLogger("iqwire.sim")
 
 _PRIVATE_PUSHES = frozenset({"position-changed", "order-changed", "balance-changed", "profile-changed"})
+#: Pushes whose name another service shares: only subscriptions to this service get them.
+_PUSH_SERVICES = {"balance-changed": "balances"}
 
 
 def _hash_unit(*parts: object) -> float:
@@ -83,11 +86,13 @@ class Engine:
         self.commissions: dict[int, float] = {spec.id: spec.commission for spec in self.model.actives}
         self.currencies: dict[str, Currency] = _currencies()
         self.now = start
+        self._stepped_to = start
         self._push_tick = math.floor(start / config.push_interval)
         self._next_timesync = start + config.timesync_interval
         self._mood_slot = math.floor(start / config.mood_interval)
         self._commission_slot = math.floor(start / config.commission_change_interval)
-        self._candle_from: dict[tuple[int, int], int | None] = {}
+        # Per stream: the ``from`` of the candle pushed last, and whether it was complete.
+        self._candle_from: dict[tuple[int, int], tuple[int, bool] | None] = {}
         self._open_state = {spec.id: is_open(spec, start) for spec in self.model.actives}
         self._held: dict[int, list[tuple[float, bytes]]] = {}
         self.stats = {"frames_in": 0, "frames_out": 0, "malformed_in": 0, "faults": 0}
@@ -232,6 +237,12 @@ class Engine:
                 return
             self._error(conn, response_name, rid, exc)
             return
+        except Exception:  # a bug in one handler must not take the connection down
+            log.exception("handler of %s failed (seed=%s)", name, self.seed)
+            self._error(
+                conn, response_name, rid, SimError(INTERNAL, f"internal error while handling '{name}'")
+            )
+            return
         if self.faults.take_dropped_response(name):
             self._fault("drop_response", f"reply to {name} swallowed after executing it")
             return
@@ -346,7 +357,7 @@ class Engine:
     def _push(self, push_name: str, payload: Any, fields: dict[str, Any], user: User | None = None) -> None:
         data: bytes | None = None
         for conn, entry in self.hub.subscribers(
-            push_name, fields, user if push_name in _PRIVATE_PUSHES else None
+            push_name, fields, user if push_name in _PRIVATE_PUSHES else None, _PUSH_SERVICES.get(push_name)
         ):
             if data is None:
                 data = push_frame(push_name, entry.spec.microservice_name, payload)
@@ -439,10 +450,12 @@ class Engine:
                 self._step(self._push_tick * interval)
         else:
             self._push_tick = last_tick
-        self._step(target)
+        if target > self._stepped_to:  # a push instant just stepped is not stepped twice
+            self._step(target)
 
     def _step(self, t: float) -> None:
         self.now = t
+        self._stepped_to = t
         self._publish(self.ledger.settle_due(t, lambda active_id, at: self.model.tick(active_id, at)))
         if self._held:
             self._release_held(t)
@@ -464,15 +477,16 @@ class Engine:
         for key, conns in list(self.hub.candle_streams().items()):
             active_id, size = key
             current = self.model.candle_at(active_id, size, t)
-            previous_from = self._candle_from.get(key)
+            previous = self._candle_from.get(key)
             frames: list[bytes] = []
-            if previous_from is not None and (current is None or current.start != previous_from):
-                closed = self.model.candles(active_id, size, previous_from, previous_from + 1)
+            # The candle pushed last ended: push it complete, unless its last push already was.
+            if previous is not None and not previous[1] and (current is None or current.start != previous[0]):
+                closed = self.model.candles(active_id, size, previous[0], previous[0] + 1)
                 if closed:
                     frames.append(push_frame("candle-generated", "quotes", closed[0]))
             if current is not None:
                 frames.append(push_frame("candle-generated", "quotes", current))
-            self._candle_from[key] = None if current is None else current.start
+            self._candle_from[key] = None if current is None else (current.start, current.is_closed)
             for conn in list(conns):
                 for data in frames:
                     self._send(conn, data)
@@ -517,7 +531,10 @@ class Engine:
                 asset_id=asset_id, value=value, instrument="turbo-option", instrument_type="turbo-option"
             )
             self._push(
-                "traders-mood-changed", mood, {"asset_id": asset_id, "instrument_type": "turbo-option"}
+                # Any instrument type's subscribers: the mood is the asset's, whatever the product.
+                "traders-mood-changed",
+                mood,
+                {"asset_id": asset_id},
             )
 
     def _push_instrument_changes(self, t: float) -> None:
@@ -528,6 +545,7 @@ class Engine:
                 self._open_state[spec.id] = state
                 changed = True
                 log.info("active %s (%s) is now %s", spec.id, spec.name, "open" if state else "closed")
+                self._push("active", self.active_model(spec.id, t), {"id": spec.id})
         if changed:
             self._push("instruments-list", self.instrument_statuses(t), {"type": "blitz-option"})
 

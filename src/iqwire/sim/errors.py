@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "BAD_REQUEST",
     "FORBIDDEN",
+    "INTERNAL",
     "NOT_AUTHENTICATED",
     "NOT_SUPPORTED",
     "PAYOUT_CHANGED",
@@ -35,20 +36,37 @@ PAYOUT_CHANGED = 4117
 VALIDATION = 4220
 #: A product the simulator does not trade (marginal, digital).
 NOT_SUPPORTED = 4501
+#: A bug in the simulator while handling a request (logged with the seed).
+INTERNAL = 5000
 
 
 class SimError(Exception):
-    """An error reply: ``status`` >= 4000 and a ``msg`` with at least a ``message``."""
+    """An error reply: ``status`` >= 4000 and a ``msg`` with at least a ``message``.
 
-    def __init__(self, status: int, message: str, result: dict[str, Any] | None = None) -> None:
+    ``result`` goes under ``msg.result`` (4117's ``actual_commission``); ``fields``
+    are per-field complaints placed beside ``message``, as the live server's 4220
+    ``{"from": ["from must not be in the future"]}``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        result: dict[str, Any] | None = None,
+        *,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.result = result
+        self.fields = fields
 
     def payload(self) -> dict[str, Any]:
         """The ``msg`` of the error frame."""
         body: dict[str, Any] = {"message": self.message}
+        if self.fields:
+            body.update({k: v for k, v in self.fields.items() if k != "message"})
         if self.result is not None:
             body["result"] = self.result
         return body

@@ -117,18 +117,24 @@ class Hub:
         return False
 
     def subscribers(
-        self, push_name: str, fields: dict[str, Any], user: User | None = None
+        self, push_name: str, fields: dict[str, Any], user: User | None = None, service: str | None = None
     ) -> Iterator[tuple[Connection, SubscriptionEntry]]:
         """Connections subscribed to a push whose filters match ``fields``.
 
-        With ``user`` set, only that user's connections (private pushes). A
-        connection gets a push once, however many of its subscriptions match.
+        With ``user`` set, only that user's connections (private pushes). With
+        ``service``, only subscriptions to that microservice's push (two services
+        both push ``balance-changed``). A connection gets a push once, however many
+        of its subscriptions match.
         """
         for conn in list(self.connections.values()):
             if user is not None and conn.user is not user:
                 continue
             for entry in conn.subscriptions:
-                if entry.spec.push_name == push_name and entry.matches(fields):
+                if (
+                    entry.spec.push_name == push_name
+                    and (service is None or entry.spec.microservice_name == service)
+                    and entry.matches(fields)
+                ):
                     yield conn, entry
                     break
 

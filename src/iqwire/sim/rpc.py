@@ -138,46 +138,73 @@ def _candles(engine: Engine, user: User, body: GetCandlesBody, now: float) -> tu
         raise SimError(
             VALIDATION,
             "count must be less than or equal to 1000",
-            {"count": "must be less than or equal to 1000"},
+            fields={"count": "must be less than or equal to 1000"},
         )
     if body.start is not None and body.start > now:
         raise SimError(
-            VALIDATION, "from must not be in the future", {"from": ["from must not be in the future"]}
+            VALIDATION, "from must not be in the future", fields={"from": ["from must not be in the future"]}
         )
-    only_closed = bool(body.only_closed)
+    forming = not body.only_closed  # only_closed leaves the forming candle out before counting
     if body.from_id is not None or body.to_id is not None:
         candles = _candles_by_id(engine, body, now)
     elif body.start is not None:
         first = math.ceil(body.start / size) * size
-        last = body.end if body.end is not None else now
+        last = min(body.end if body.end is not None else now, now)
         limit = body.count if body.count is not None else MAX_CANDLES
-        candles = _range(engine, body.active_id, size, first, min(last, now), now)[:limit]
+        candles = _first(engine, body.active_id, size, first, last, limit, now, forming)
     else:
         last = min(body.end if body.end is not None else now, now)
         count = body.count if body.count is not None else MAX_CANDLES
-        candles = _last(engine, body.active_id, size, last, count, now)
-    if only_closed:
-        candles = [c for c in candles if c.end <= now]
+        candles = _last(engine, body.active_id, size, last, count, now, forming)
     return "candles", CandlesResponse(candles=candles)
 
 
-def _range(engine: Engine, active_id: int, size: int, first: float, last: float, now: float) -> list[Candle]:
-    """Candles whose ``from`` lies in [first, last], the forming one included."""
+def _range(
+    engine: Engine, active_id: int, size: int, first: float, last: float, now: float, forming: bool = True
+) -> list[Candle]:
+    """Candles whose ``from`` lies in [first, last], the forming one included unless ``forming`` is off."""
     start = int(first)
     stop = int(last) + 1
+    if stop <= start:  # ``to`` before ``from``, or before the listing
+        return []
     closed = engine.model.candles(active_id, size, start, stop, only_closed_at=now)
-    forming = engine.model.candle_at(active_id, size, now)
-    if forming is not None and forming.end > now and start <= forming.start < stop:
-        closed.append(forming)
+    live = engine.model.candle_at(active_id, size, now) if forming else None
+    if live is not None and live.end > now and start <= live.start < stop:
+        closed.append(live)
     return closed
 
 
-def _last(engine: Engine, active_id: int, size: int, last: float, count: int, now: float) -> list[Candle]:
+def _first(
+    engine: Engine,
+    active_id: int,
+    size: int,
+    first: float,
+    last: float,
+    count: int,
+    now: float,
+    forming: bool,
+) -> list[Candle]:
+    """The first ``count`` candles with ``from`` in [first, last], looking no further than needed
+    (a ``from`` far in the past must not build every candle since then)."""
+    listed = engine.model.spec(active_id).listed_at
+    first = max(first, listed // size * size)
+    span = count * size
+    while True:
+        stop = min(first + span, last)
+        candles = _range(engine, active_id, size, first, stop, now, forming)
+        if len(candles) >= count or stop >= last:
+            return candles[:count]
+        span *= 4
+
+
+def _last(
+    engine: Engine, active_id: int, size: int, last: float, count: int, now: float, forming: bool
+) -> list[Candle]:
     listed = engine.model.spec(active_id).listed_at
     span = count * size
     while True:
         first = max(last - span, listed)
-        candles = _range(engine, active_id, size, first, last, now)
+        candles = _range(engine, active_id, size, first, last, now, forming)
         if len(candles) >= count or first <= listed:
             return candles[-count:]
         span *= 4
@@ -186,20 +213,20 @@ def _last(engine: Engine, active_id: int, size: int, last: float, count: int, no
 def _candles_by_id(engine: Engine, body: GetCandlesBody, now: float) -> list[Candle]:
     size = body.size
     if body.from_id is None or body.to_id is None:
-        raise SimError(VALIDATION, "from_id and to_id go together", {"to_id": "required with from_id"})
+        raise SimError(VALIDATION, "from_id and to_id go together", fields={"to_id": "required with from_id"})
     if body.to_id < body.from_id:
-        raise SimError(VALIDATION, "to_id must not be below from_id", {"to_id": "must be >= from_id"})
+        raise SimError(VALIDATION, "to_id must not be below from_id", fields={"to_id": "must be >= from_id"})
     if body.to_id - body.from_id + 1 > MAX_CANDLES:
         raise SimError(
             VALIDATION,
             "count must be less than or equal to 1000",
-            {"count": "must be less than or equal to 1000"},
+            fields={"count": "must be less than or equal to 1000"},
         )
     first = engine.model.from_of(body.active_id, size, body.from_id)
     last = engine.model.from_of(body.active_id, size, body.to_id)
     if first > now:
         return []
-    return _range(engine, body.active_id, size, first, min(last, now), now)
+    return _range(engine, body.active_id, size, first, min(last, now), now, not body.only_closed)
 
 
 def _first_candles(engine: Engine, user: User, body: GetFirstCandlesBody, now: float) -> tuple[str, Any]:
