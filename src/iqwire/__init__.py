@@ -3,8 +3,16 @@
 Example::
 
     import iqwire
-    frame = iqwire.protocol.decode_frame(b'{"name":"timeSync","msg":1770899115227}')
+
+    async with iqwire.Client(email="demo@example.com", password="demo",
+                             ws_url=sim.ws_url, login_url=sim.login_url) as client:
+        print(await client.get_balances())
+
+``iqwire.Client`` and the I/O layers load on first use, so importing
+``iqwire.protocol`` alone never pulls in asyncio, websockets or httpx.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from iqwire import errors, models, protocol
 from iqwire.errors import (
@@ -29,12 +37,39 @@ from iqwire.models import Balance, BalanceType, Candle, Direction, Outcome, Posi
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from iqwire.client import Client, ConnectionState
+    from iqwire.trading import Trade, TradeResult
+
+_LAZY = {
+    "Client": ("iqwire.client", "Client"),
+    "ConnectionState": ("iqwire.client", "ConnectionState"),
+    "Trade": ("iqwire.trading", "Trade"),
+    "TradeResult": ("iqwire.trading", "TradeResult"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # I/O-bound parts load on first use (see the module docstring).
+    if name in _LAZY:
+        import importlib
+
+        module_name, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module_name), attribute)
+    if name in ("bot", "client", "sim", "store", "sync", "trading", "transport"):
+        import importlib
+
+        return importlib.import_module(f"iqwire.{name}")
+    raise AttributeError(f"module 'iqwire' has no attribute {name!r}")
+
 __all__ = [
     "AuthError",
     "Balance",
     "BalanceType",
     "Candle",
+    "Client",
     "ConnectionLost",
+    "ConnectionState",
     "Direction",
     "InsufficientBalance",
     "InvalidOrder",
@@ -49,8 +84,10 @@ __all__ = [
     "RequestTimeout",
     "RiskLimitExceeded",
     "ServerError",
+    "Trade",
     "TradeError",
     "TradeNotPlaced",
+    "TradeResult",
     "TradeStateUnknown",
     "__version__",
     "errors",

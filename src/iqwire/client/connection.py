@@ -155,6 +155,11 @@ class ConnectionCore:
         self._reconnect_hooks.append(hook)
 
     @property
+    def ssid(self) -> str | None:
+        """The session's SSID: a secret. Never log or print it; it logs in as you."""
+        return self._ssid
+
+    @property
     def is_connected(self) -> bool:
         """Whether requests can be sent now."""
         return self._ready.is_set()

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
-from iqwire.errors import ConnectionLost
+from iqwire.errors import ConnectionLost, ProtocolError
 
 __all__ = ["Stream"]
 
@@ -167,6 +167,8 @@ class Stream(Generic[T]):
             raise ConnectionLost(f"{self.name} has ended: its client closed") from None
 
     async def _next(self) -> T:
+        if not self._opened:
+            raise ProtocolError(f"{self.name} is not open: use 'async with' or 'async for' on it")
         while not self._items:
             if self._error is not None:
                 raise self._error

@@ -135,8 +135,16 @@ class Simulator:
 
     @property
     def credentials(self) -> Credentials:
-        """The demo account's e-mail and password."""
-        return Credentials(DEMO_EMAIL, DEMO_PASSWORD)
+        """Login credentials: the demo account's, or the first configured account's.
+
+        Raises:
+            LookupError: the configuration has no account at all.
+        """
+        accounts = self.config.accounts
+        if not accounts:
+            raise LookupError("the simulator's configuration has no account")
+        chosen = next((a for a in accounts if a.email == DEMO_EMAIL), accounts[0])
+        return Credentials(chosen.email, chosen.password)
 
     # -- time ------------------------------------------------------------------------------
 
@@ -201,8 +209,9 @@ class Simulator:
 
     # -- inspection -------------------------------------------------------------------------
 
-    def issue_ssid(self, email: str = DEMO_EMAIL) -> str:
-        """An SSID for an account without the HTTP login (for tests)."""
+    def issue_ssid(self, email: str | None = None) -> str:
+        """An SSID for an account (default: :attr:`credentials`) without the HTTP login (for tests)."""
+        email = email if email is not None else self.credentials.email
         user = self.engine.accounts.by_email(email)
         if user is None:
             raise KeyError(f"no simulator account {email!r}")
