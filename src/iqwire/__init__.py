@@ -62,6 +62,7 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"iqwire.{name}")
     raise AttributeError(f"module 'iqwire' has no attribute {name!r}")
 
+
 __all__ = [
     "AuthError",
     "Balance",

@@ -198,7 +198,7 @@ async def run_backtest(
         await runner.trade_closed(record)
     await runner.stop()
     final = broker.balance() or 0.0
-    report = Report(state.closed, starting_balance=balance, refusals=dict(state.refusals))
+    report = Report.from_state(state, balance)
     return BacktestResult(
         report=report,
         state=state,

@@ -263,7 +263,7 @@ async def run_live(
         await asyncio.gather(*feeds, return_exceptions=True)
         await broker.cancel()
     end = broker.balance()
-    report = Report(state.closed, starting_balance=start_balance, refusals=dict(state.refusals))
+    report = Report.from_state(state, start_balance)
     return LiveResult(
         report=report,
         state=state,

@@ -115,7 +115,10 @@ class BotRunner:
         ):
             return  # already recorded: never count a trade twice
         self.state.closed.append(record)
-        self.guard.closed(record.outcome, record.pnl, self.broker.now())
+        now = self.broker.now()
+        self.state.server_time = max(self.state.server_time, now)
+        self.guard.closed(record.outcome, record.pnl, now)
+        self.state.guard_state = self.guard.describe(now)
         name = self.state.names.get(record.active_id, record.active_id)
         self.emit(
             f"closed #{record.id} {name} {record.direction} {record.amount:g}: {record.outcome.name} {record.pnl:+.2f}"
@@ -134,6 +137,7 @@ class BotRunner:
         now = self.broker.now()
         payout = self.broker.payout(active_id)
         reason = self.guard.check(amount=amount, payout=payout, now=now)
+        self.state.guard_state = self.guard.describe(now)
         if reason is not None:
             key = reason.split(":", 1)[0]
             self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
@@ -150,6 +154,7 @@ class BotRunner:
             self.emit(f"rejected: {exc}")
             return None
         self.state.open_trades[trade.id] = trade
+        self.state.guard_state = self.guard.describe(now)
         name = self.state.names.get(active_id, active_id)
         self.emit(f"opened #{trade.id} {name} {direction} {amount:g} for {expiration}s at {trade.open_price}")
         return trade

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from iqwire import __version__
-from iqwire.cli import account_cmd, candles_cmd, sim_cmd, stream_cmd
+from iqwire.cli import account_cmd, bot_cmd, candles_cmd, sim_cmd, store_cmd, stream_cmd, trade_cmd
 
 __all__ = ["app", "main"]
 
@@ -46,7 +46,14 @@ app.command("sim")(sim_cmd.sim)
 app.command("login")(account_cmd.login)
 app.command("balances")(account_cmd.balances)
 app.add_typer(candles_cmd.app, name="candles")
+store_cmd.register(app, candles_cmd.app)
 app.command("stream")(stream_cmd.stream)
+app.command("trade")(trade_cmd.trade)
+app.command("positions")(trade_cmd.positions)
+app.command("history")(trade_cmd.history)
+app.add_typer(bot_cmd.app, name="bot")
+app.command("backtest")(bot_cmd.backtest)
+app.command("demo")(bot_cmd.demo)
 
 
 def main() -> None:

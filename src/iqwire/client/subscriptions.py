@@ -91,11 +91,15 @@ class Router:
             shared = SharedSubscription(spec, name, version, filters, key)
             self._shared[key] = shared
             self._index(shared)
+            # Consume before the ACK: pushes read in the same burst as the ACK must not be lost.
+            shared.consumers.add(stream)
             try:
                 shared.sub_id = await self._subscribe(name, version, filters)
             except BaseException:
+                shared.consumers.discard(stream)
                 self._forget(shared)
                 raise
+            return shared
         shared.consumers.add(stream)
         return shared
 

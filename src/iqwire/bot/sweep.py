@@ -1,0 +1,400 @@
+"""Parameter sweeps: one backtest per combination of parameter values, in parallel processes.
+
+A sweep is the cartesian product of a *grid* (``{"period": [10, 20, 30], "low": [25, 30]}``
+is six backtests). Each combination becomes a :class:`SweepJob`: plain, picklable data (the
+strategy *reference*, not the class; the store *path*, not an open store). :func:`run_job`
+is the worker: it loads the strategy, opens the candle store itself, reads the series and
+runs :func:`~iqwire.bot.backtest.run_backtest` with :func:`asyncio.run`. :func:`run_sweep`
+runs the jobs in a :class:`~concurrent.futures.ProcessPoolExecutor` with the ``spawn``
+context (no inherited threads, locks or sockets), or on a Ray cluster with
+``backend="ray"`` (see ``docs/scaling.md``), and returns ``(params, summary)`` pairs sorted
+by P&L, best first.
+
+Example::
+
+    from iqwire.bot.sweep import parse_grid, run_sweep
+
+    grid = parse_grid(["period=10,20,30", "low=25,30"])
+    for params, summary in run_sweep("examples/mean_reversion.py", grid, "candles.sqlite",
+                                     start, end, workers=4):
+        print(params, summary["trades"], summary["pnl"])
+
+The helpers :func:`strategy_actives`, :func:`read_series` and :func:`make_resolver` are
+what a single backtest from a store needs too (``iqwire backtest`` uses them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from iqwire.bot.backtest import run_backtest
+from iqwire.bot.loader import load_strategy
+from iqwire.bot.risk import RiskLimits
+from iqwire.bot.strategy import Strategy
+from iqwire.models import Candle
+from iqwire.sim.actives import find_active
+from iqwire.store.candles import CandleStore
+
+__all__ = [
+    "BACKENDS",
+    "SweepJob",
+    "SweepRow",
+    "absolute_reference",
+    "coerce_params",
+    "expand_grid",
+    "make_resolver",
+    "parse_assignment",
+    "parse_grid",
+    "parse_value",
+    "read_series",
+    "run_job",
+    "run_sweep",
+    "strategy_actives",
+]
+
+#: Where the jobs of a sweep can run.
+BACKENDS = ("process", "ray")
+
+#: One result of a sweep: the combination's parameters and its report summary.
+SweepRow = tuple[dict[str, Any], dict[str, Any]]
+
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+
+
+# -- parameters ----------------------------------------------------------------------------------
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as ``int``, ``float``, ``bool`` (``true``/``false``) or ``str``.
+
+    Quotes force a string.
+
+    >>> [parse_value(v) for v in ("14", "2.5", "1e-3", "true", "False", "EURUSD-OTC", '"10"')]
+    [14, 2.5, 0.001, True, False, 'EURUSD-OTC', '10']
+    """
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        return stripped[1:-1]
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INT.fullmatch(stripped):
+        return int(stripped)
+    if _FLOAT.fullmatch(stripped):
+        return float(stripped)
+    return stripped
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split ``"key=value"`` into its stripped key and (raw) value.
+
+    Raises:
+        ValueError: no ``=``, or an empty key.
+    """
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"expected key=value, got {text!r}")
+    return key, value
+
+
+def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
+    """``["period=10,20,30", "low=25,30"]`` → ``{"period": [10, 20, 30], "low": [25, 30]}``.
+
+    Raises:
+        ValueError: a malformed spec, a parameter given twice, or an empty value.
+    """
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        key, raw = parse_assignment(spec)
+        if key in grid:
+            raise ValueError(f"parameter {key!r} is swept twice; give all its values in one spec")
+        values = [part.strip() for part in raw.split(",")]
+        if not values or any(not part for part in values):
+            raise ValueError(f"{spec!r}: give comma-separated values, like {key}=10,20,30")
+        grid[key] = [parse_value(part) for part in values]
+    return grid
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, first key varying slowest.
+
+    >>> expand_grid({"a": [1, 2], "b": ["x", "y"]})
+    [{'a': 1, 'b': 'x'}, {'a': 1, 'b': 'y'}, {'a': 2, 'b': 'x'}, {'a': 2, 'b': 'y'}]
+    >>> expand_grid({})
+    [{}]
+    """
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def coerce_params(strategy: type[Strategy], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn an ``int`` into a ``float`` where the strategy's default is a float (``low=25`` → 25.0)."""
+    defaults = strategy.params
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        default = defaults.get(key)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        out[key] = value
+    return out
+
+
+def absolute_reference(reference: str) -> str:
+    """A strategy reference whose file part (if any) is absolute, so another process finds it."""
+    target, sep, class_name = reference.partition(":")
+    if target.endswith(".py") or Path(target).is_file():
+        return f"{Path(target).resolve()}{sep}{class_name}"
+    return reference
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+def strategy_actives(
+    strategy: type[Strategy], payout: float | None = None
+) -> tuple[dict[int, str], dict[int, float]]:
+    """The strategy's actives as ``({id: name}, {id: payout})``.
+
+    Names and ids come from the built-in list (:func:`iqwire.sim.actives.find_active`);
+    the payout is ``100 - commission`` of that list, or ``payout`` for every active.
+    An id outside the list is accepted when ``payout`` is given.
+
+    Raises:
+        ValueError: no actives, an unknown name, or an unknown id without ``payout``.
+    """
+    names: dict[int, str] = {}
+    payouts: dict[int, float] = {}
+    for active in strategy.actives:
+        spec = find_active(active)
+        if spec is not None:
+            names[spec.id] = spec.name
+            payouts[spec.id] = spec.payout if payout is None else payout
+            continue
+        if not str(active).strip().isdigit():
+            raise ValueError(
+                f"unknown active {active!r} in {strategy.__name__}: not in the built-in list; use its id"
+            )
+        if payout is None:
+            raise ValueError(f"no payout known for active {active!r}: give one (--payout 85)")
+        active_id = int(str(active).strip())
+        names[active_id] = str(active_id)
+        payouts[active_id] = payout
+    if not names:
+        raise ValueError(f"{strategy.__name__} names no actives")
+    return names, payouts
+
+
+def make_resolver(names: Mapping[int, str]) -> Callable[[str | int], int]:
+    """A name-or-id → id function over the built-in list and ``names`` (for ``run_backtest``)."""
+    by_name = {name.lower(): active_id for active_id, name in names.items()}
+
+    def resolve(active: str | int) -> int:
+        spec = find_active(active)
+        if spec is not None:
+            return spec.id
+        text = str(active).strip()
+        if text.isdigit():
+            return int(text)
+        found = by_name.get(text.lower())
+        if found is None:
+            raise ValueError(f"unknown active {active!r}")
+        return found
+
+    return resolve
+
+
+def read_series(
+    store: CandleStore,
+    active_ids: Iterable[int],
+    sizes: Iterable[int],
+    start: int | None,
+    end: int | None,
+) -> dict[tuple[int, int], list[Candle]]:
+    """The stored candles of every ``(active, size)`` with ``start <= from < end`` (may be empty)."""
+    size_list = list(sizes)
+    return {
+        (active_id, size): store.read(active_id, size, start, end)
+        for active_id in active_ids
+        for size in size_list
+    }
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One backtest of a sweep, as plain data a worker process (or a Ray task) can unpickle.
+
+    ``params`` is the combination being tried (reported back); ``base_params`` the fixed
+    overrides under it (config file, ``--param``); ``start``/``end`` unix seconds
+    (``None``: the whole store); ``payout`` overrides every active's payout.
+    """
+
+    strategy_ref: str
+    params: dict[str, Any]
+    db_path: str
+    start: int | None
+    end: int | None
+    base_params: dict[str, Any] = field(default_factory=dict)
+    payout: float | None = None
+    balance: float = 10_000.0
+    limits: RiskLimits | None = None
+
+
+def run_job(job: SweepJob) -> SweepRow:
+    """Run one backtest of a sweep (the worker function; safe to call in-process too).
+
+    Returns ``(job.params, summary)``: :meth:`Report.as_dict` plus ``candles`` (replayed)
+    and ``unsettled`` (trades still open when the data ran out).
+    """
+    strategy_cls = load_strategy(job.strategy_ref)
+    strategy = strategy_cls(**coerce_params(strategy_cls, {**job.base_params, **job.params}))
+    names, payouts = strategy_actives(strategy_cls, job.payout)
+    with CandleStore(job.db_path) as store:
+        series = read_series(store, names, strategy.sizes, job.start, job.end)
+    result = asyncio.run(
+        run_backtest(
+            strategy,
+            list(series.values()),
+            payouts=payouts,
+            limits=job.limits,
+            balance=job.balance,
+            resolve=make_resolver(names),
+            names=names,
+        )
+    )
+    summary = result.report.as_dict()
+    summary["candles"] = result.candles
+    summary["unsettled"] = result.unsettled
+    return dict(job.params), summary
+
+
+def _sort(rows: list[SweepRow]) -> list[SweepRow]:
+    return sorted(rows, key=lambda row: float(row[1]["pnl"]), reverse=True)
+
+
+def _run_processes(
+    jobs: Sequence[SweepJob], workers: int | None, on_result: Callable[[SweepRow], None] | None
+) -> list[SweepRow]:
+    count = min(len(jobs), workers if workers is not None else (os.cpu_count() or 1))
+    context = multiprocessing.get_context("spawn")
+    rows: list[SweepRow] = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, count), mp_context=context) as pool:
+        futures = [pool.submit(run_job, job) for job in jobs]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                row = future.result()
+                rows.append(row)
+                if on_result is not None:
+                    on_result(row)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return rows
+
+
+def _import_ray() -> Any:
+    try:
+        import ray  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    except ImportError as exc:
+        raise ImportError(
+            "the ray backend needs Ray, which is not installed: pip install 'ray[default]' "
+            "(or use the default process backend); see docs/scaling.md"
+        ) from exc
+    return ray
+
+
+def _run_ray(
+    jobs: Sequence[SweepJob], address: str | None, on_result: Callable[[SweepRow], None] | None
+) -> list[SweepRow]:
+    ray = _import_ray()
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address)
+    try:
+        remote = ray.remote(num_cpus=1)(run_job)
+        pending = [remote.remote(job) for job in jobs]
+        rows: list[SweepRow] = []
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                row: SweepRow = ray.get(ref)
+                rows.append(row)
+                if on_result is not None:
+                    on_result(row)
+        return rows
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_sweep(
+    strategy_ref: str,
+    grid: Mapping[str, Sequence[Any]],
+    db_path: str | os.PathLike[str],
+    start: int | None,
+    end: int | None,
+    *,
+    base_params: Mapping[str, Any] | None = None,
+    payout: float | None = None,
+    balance: float = 10_000.0,
+    limits: RiskLimits | None = None,
+    workers: int | None = None,
+    backend: str = "process",
+    ray_address: str | None = None,
+    on_result: Callable[[SweepRow], None] | None = None,
+) -> list[SweepRow]:
+    """Backtest every combination of ``grid`` in parallel; ``(params, summary)`` by P&L, best first.
+
+    ``workers`` caps the worker processes (default: the CPU count, at most one per
+    combination). ``backend="ray"`` sends the same :func:`run_job` to a Ray cluster
+    (``ray_address``; ``None`` starts or joins a local one); every node must reach
+    ``db_path``. ``on_result`` is called in this process as each combination finishes.
+
+    Raises:
+        ValueError: an unknown backend, or a bad parameter (checked here, before any worker starts).
+        ImportError: ``backend="ray"`` without Ray installed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown sweep backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    reference = absolute_reference(strategy_ref)
+    strategy_cls = load_strategy(reference)
+    base = dict(base_params or {})
+    combinations = [coerce_params(strategy_cls, combination) for combination in expand_grid(grid)]
+    for combination in combinations:
+        try:
+            strategy_cls(**coerce_params(strategy_cls, {**base, **combination}))
+        except TypeError as exc:  # Strategy.__init__: an unknown parameter name
+            raise ValueError(str(exc)) from exc
+    strategy_actives(strategy_cls, payout)  # ValueError on an unknown active
+    jobs = [
+        SweepJob(
+            strategy_ref=reference,
+            params=combination,
+            db_path=str(Path(db_path).resolve()),
+            start=start,
+            end=end,
+            base_params=base,
+            payout=payout,
+            balance=balance,
+            limits=limits,
+        )
+        for combination in combinations
+    ]
+    if backend == "ray":
+        return _sort(_run_ray(jobs, ray_address, on_result))
+    return _sort(_run_processes(jobs, workers, on_result))

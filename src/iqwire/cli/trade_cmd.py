@@ -1,0 +1,527 @@
+"""``iqwire trade``, ``iqwire positions``, ``iqwire history``: one blitz option, and the portfolio.
+
+Real money is locked twice: ``--balance real`` is refused without ``--real`` before
+anything is sent (``RealMoneyLocked``, exit 1), and the client is created with
+``allow_real_money=True`` only when ``--real`` is given.
+
+With ``--sim`` the embedded simulator runs on the real clock; the hidden option
+``--sim-speed`` (or ``$IQWIRE_SIM_SPEED``) makes it faster: at 50, a 5-second option
+settles in a tenth of a second (the tests use it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from iqwire.cli.common import (
+    ConnectionOptions,
+    EmailOpt,
+    LoginUrlOpt,
+    PasswordOpt,
+    ResolvedActive,
+    SimOpt,
+    WsUrlOpt,
+    cli_errors,
+    fail,
+    resolve_active,
+    stderr_console,
+    stdout_console,
+)
+from iqwire.errors import ConnectionLost, RealMoneyLocked
+from iqwire.models import Balance, BalanceType, Position
+from iqwire.sim import Simulator
+from iqwire.sim.actives import find_active
+from iqwire.sync import Client, EventLoopThread, SyncTrade
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "SIM_SPEED_ENV",
+    "BalanceChoice",
+    "RealOpt",
+    "Side",
+    "SimSpeedOpt",
+    "check_real_money",
+    "history",
+    "open_trading_client",
+    "positions",
+    "print_wide",
+    "trade",
+]
+
+#: The environment variable of the hidden ``--sim-speed`` option.
+SIM_SPEED_ENV = "IQWIRE_SIM_SPEED"
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+class Side(enum.StrEnum):
+    """Which way the option bets."""
+
+    CALL = "call"
+    PUT = "put"
+
+
+class BalanceChoice(enum.StrEnum):
+    """A balance of the account, by type."""
+
+    DEMO = "demo"
+    TOURNAMENT = "tournament"
+    REAL = "real"
+
+    @property
+    def balance_type(self) -> BalanceType:
+        """The matching :class:`~iqwire.models.BalanceType`."""
+        return BalanceType[self.name]
+
+
+SimSpeedOpt = Annotated[
+    float,
+    typer.Option(
+        "--sim-speed",
+        envvar=SIM_SPEED_ENV,
+        min=0.001,
+        hidden=True,
+        help="With --sim: simulated seconds per real second.",
+    ),
+]
+RealOpt = Annotated[
+    bool,
+    typer.Option(
+        "--real",
+        help="Unlock real money: trading on --balance real needs this flag as well.",
+    ),
+]
+
+
+def check_real_money(balance: BalanceChoice, real: bool) -> None:
+    """Refuse a REAL balance unless ``--real`` was given (before anything is sent).
+
+    Raises:
+        RealMoneyLocked: ``balance`` is real and ``real`` is false.
+    """
+    if balance is BalanceChoice.REAL and not real:
+        raise RealMoneyLocked(
+            "refusing to trade on the REAL balance without --real: "
+            "add --real to confirm that real money may be used (nothing was sent)"
+        )
+
+
+async def _start_simulator(speed: float) -> Simulator:
+    simulator = Simulator(speed=speed)
+    await simulator.start()
+    return simulator
+
+
+@contextlib.contextmanager
+def open_trading_client(
+    options: ConnectionOptions, *, allow_real_money: bool = False, sim_speed: float = 1.0
+) -> Iterator[Client]:
+    """Like :func:`iqwire.cli.common.open_client`, with the real-money switch and a simulator speed.
+
+    ``allow_real_money`` is passed to the client as is: give it ``True`` only for ``--real``.
+    """
+    with contextlib.ExitStack() as stack:
+        if options.sim:
+            runner = EventLoopThread(name="iqwire-embedded-sim")
+            stack.callback(runner.close)
+            simulator = runner.run(_start_simulator, sim_speed)
+            stack.callback(runner.run, simulator.stop)
+            client = Client(
+                options.email if options.email is not None else simulator.credentials.email,
+                options.password if options.password is not None else simulator.credentials.password,
+                ws_url=simulator.ws_url,
+                login_url=simulator.login_url,
+                allow_real_money=allow_real_money,
+            )
+        else:
+            client = Client(
+                options.email,
+                options.password,
+                ws_url=options.ws_url,
+                login_url=options.login_url,
+                allow_real_money=allow_real_money,
+            )
+        yield stack.enter_context(client)
+
+
+# -- formatting -------------------------------------------------------------------------------------
+
+
+def _seconds(value: float | None) -> float | None:
+    """Unix seconds from seconds or milliseconds."""
+    if value is None:
+        return None
+    return value / 1000 if value > 1e11 else float(value)
+
+
+def _time(value: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    seconds = _seconds(value)
+    if seconds is None or seconds <= 0:
+        return "-"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime(fmt)
+
+
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:.10g}"
+
+
+def _decimals(value: float) -> int:
+    text = f"{value:.10g}"
+    return len(text.partition(".")[2]) if "e" not in text else 10
+
+
+def _money(value: float | None, currency: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}{' ' + currency if currency else ''}"
+
+
+def _pnl_text(value: float | None) -> Text:
+    if value is None:
+        return Text("-")
+    return Text(f"{value:+,.2f}", style="green" if value > 0 else "red" if value < 0 else "")
+
+
+def print_wide(console: Console, table: Table) -> None:
+    """Print a table whole: off a terminal nothing wraps lines, so never squeeze it to 80 columns."""
+    if not console.is_terminal:
+        needed = console.measure(table, options=console.options.update(max_width=1_000)).maximum
+        if needed > console.width:
+            console = Console(file=console.file, highlight=False, width=needed)
+    console.print(table)
+
+
+class _Names:
+    """Active names for tables: the built-in list first, then the server's initialization data."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._server: dict[int, str] | None = None
+
+    def __call__(self, active_id: int | None) -> str:
+        if active_id is None:
+            return "-"
+        spec = find_active(active_id)
+        if spec is not None:
+            return spec.name
+        if self._server is None:
+            init = self._client.get_initialization_data(refresh=False)
+            self._server = {}
+            for group in (init.blitz, init.turbo, init.binary):
+                for active in group.all():
+                    self._server.setdefault(active.id, active.ticker or active.name.removeprefix("front."))
+        return self._server.get(active_id, str(active_id))
+
+
+def _balance_types(balances: list[Balance]) -> dict[int, str]:
+    return {balance.id: balance.type.name for balance in balances}
+
+
+def _balance_id(balances: list[Balance], choice: BalanceChoice) -> int:
+    wanted = choice.balance_type
+    for balance in balances:
+        if balance.type == wanted:
+            return balance.id
+    raise LookupError(f"the account has no {wanted.name} balance")
+
+
+# -- iqwire trade -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Countdown:
+    """What the countdown shows: the trade and the last price seen."""
+
+    trade: SyncTrade
+    name: str
+    currency: str
+    price: float | None = None
+    remaining: float = 0.0
+
+    def standing(self) -> tuple[str, str]:
+        """``(word, style)``: winning, losing or even, from the last price."""
+        if self.price is None:
+            return "waiting for a price", "dim"
+        if self.price == self.trade.open_price:
+            return "even", "yellow"
+        up = self.price > self.trade.open_price
+        if up == (self.trade.direction == "call"):
+            return "winning", "green"
+        return "losing", "red"
+
+    def delta(self) -> str:
+        """The price's distance from the open, to the prices' decimals."""
+        if self.price is None:
+            return ""
+        decimals = max(_decimals(self.price), _decimals(self.trade.open_price))
+        return f"{self.price - self.trade.open_price:+.{decimals}f}"
+
+    def line(self) -> str:
+        word, _ = self.standing()
+        delta = "" if self.price is None else f" ({self.delta()})"
+        return f"{math.ceil(self.remaining):>4}s left  price {_price(self.price)}{delta}  {word}"
+
+    def render(self) -> Table:
+        trade = self.trade
+        word, style = self.standing()
+        table = Table(
+            title=f"#{trade.id} {self.name} {trade.direction} {_money(trade.amount, self.currency)}",
+            show_header=False,
+            title_justify="left",
+            min_width=48,
+        )
+        table.add_column("field", style="bold")
+        table.add_column("value", justify="right")
+        table.add_row("open price", _price(trade.open_price))
+        table.add_row("current price", Text(_price(self.price), style=style))
+        table.add_row("change", Text(self.delta() or "-", style=style))
+        table.add_row("standing", Text(word, style=style))
+        table.add_row("expires", _time(trade.expires, "%H:%M:%S UTC"))
+        table.add_row("time left", f"{max(0.0, self.remaining):.1f}s")
+        return table
+
+
+def _follow(client: Client, view: _Countdown, console: Console) -> None:
+    """Show the countdown until expiry: a live table on a terminal, a line per second otherwise."""
+    trade = view.trade
+    last_line: int | None = None
+    with contextlib.ExitStack() as stack:
+        prices = stack.enter_context(client.candles(trade.active_id, 1))
+        live: Live | None = None
+        if console.is_terminal:
+            live = stack.enter_context(
+                Live(view.render(), console=console, refresh_per_second=8, transient=False)
+            )
+        while True:
+            view.remaining = trade.expires - client.server_time()
+            if view.remaining <= 0:
+                break
+            try:
+                view.price = prices.get(timeout=0.2).close
+            except TimeoutError:
+                pass
+            except ConnectionLost:  # prices paused (a reconnect): keep counting; outcome() recovers
+                time.sleep(0.2)
+            view.remaining = trade.expires - client.server_time()
+            if live is not None:
+                live.update(view.render())
+                continue
+            whole = math.ceil(view.remaining)
+            if whole != last_line and whole > 0 and (whole <= 10 or whole % 10 == 0):
+                last_line = whole
+                console.print(escape(view.line()), soft_wrap=True)
+        view.remaining = 0.0
+        if live is not None:
+            live.update(view.render())
+
+
+def trade(
+    active: Annotated[str, typer.Argument(help="Asset name (EURUSD-OTC, case-insensitive) or id (76).")],
+    direction: Annotated[
+        Side, typer.Argument(case_sensitive=False, help="call: the price ends higher; put: lower.")
+    ],
+    amount: Annotated[float, typer.Argument(help="The stake, in the balance's currency.")],
+    expiration: Annotated[
+        int,
+        typer.Option(
+            "--expiration", "-e", min=1, help="Seconds to expiry (blitz: 5, 10, 15, 30, 60, 120 or 300)."
+        ),
+    ] = 30,
+    balance: Annotated[
+        BalanceChoice, typer.Option(case_sensitive=False, help="The balance to trade on.")
+    ] = BalanceChoice.DEMO,
+    real: RealOpt = False,
+    sim_speed: SimSpeedOpt = 1.0,
+    sim: SimOpt = False,
+    ws_url: WsUrlOpt = None,
+    login_url: LoginUrlOpt = None,
+    email: EmailOpt = None,
+    password: PasswordOpt = None,
+) -> None:
+    """Buy one blitz option, count down to its expiry, then show the outcome and the new balance.
+
+    On a terminal: a live table with the current price. Otherwise: plain lines.
+    The real balance needs both --balance real and --real. Ctrl-C stops watching
+    (exit 130); the option stays open on the server until it expires.
+    """
+    options = ConnectionOptions(sim, ws_url, login_url, email, password)
+    console = stdout_console()
+    with cli_errors():
+        check_real_money(balance, real)
+        with open_trading_client(options, allow_real_money=real, sim_speed=sim_speed) as client:
+            resolved = resolve_active(active, client)
+            placed = client.buy_blitz(
+                resolved.id, direction.value, amount, expiration, balance=balance.balance_type
+            )
+            _show_trade(client, placed, resolved, console)
+
+
+def _show_trade(client: Client, placed: SyncTrade, resolved: ResolvedActive, console: Console) -> None:
+    balances = {b.id: b for b in client.get_balances()}
+    account = balances.get(placed.balance_id)
+    currency = (account.currency if account is not None else None) or ""
+    console.print(
+        escape(
+            f"opened #{placed.id}: {resolved.name} {placed.direction} {_money(placed.amount, currency)} "
+            f"on {placed.balance_type.name} at {_price(placed.open_price)}, payout {placed.payout:g}%, "
+            f"expires {_time(placed.expires, '%H:%M:%S UTC')} ({placed.expiration}s)"
+        ),
+        soft_wrap=True,
+    )
+    view = _Countdown(placed, resolved.name, currency)
+    try:
+        _follow(client, view, console)
+        if not console.is_terminal:
+            console.print("expired: waiting for the result", soft_wrap=True)
+        result = placed.outcome()
+    except KeyboardInterrupt:
+        stderr_console().print(
+            f"stopped watching: option #{placed.id} stays open until "
+            f"{_time(placed.expires, '%H:%M:%S UTC')} (see iqwire positions / iqwire history)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    after = next((b for b in client.get_balances() if b.id == placed.balance_id), None)
+    style = "green" if result.pnl > 0 else "red" if result.pnl < 0 else "yellow"
+    console.print(
+        f"[bold {style}]{result.outcome.name}[/]: closed at {_price(result.close_price)} "
+        f"(opened {_price(placed.open_price)}), P&L [{style}]{result.pnl:+,.2f}[/]"
+        f"{' ' + escape(currency) if currency else ''}",
+        soft_wrap=True,
+    )
+    if after is not None:
+        console.print(
+            f"balance {after.type.name}: {escape(_money(after.amount, after.currency or currency))}",
+            soft_wrap=True,
+        )
+
+
+# -- iqwire positions / history ---------------------------------------------------------------------
+
+
+def _positions_table(rows: list[Position], names: _Names, kinds: dict[int, str], now: float) -> Table:
+    table = Table(title="Open positions")
+    table.add_column("id", justify="right")
+    table.add_column("active")
+    table.add_column("dir")
+    table.add_column("amount", justify="right")
+    table.add_column("open price", justify="right")
+    table.add_column("opened (UTC)")
+    table.add_column("expires in", justify="right")
+    table.add_column("balance")
+    for position in rows:
+        expires = _seconds(position.expiration_time)
+        left = "-" if expires is None else f"{max(0.0, expires - now):.0f}s"
+        table.add_row(
+            str(position.option_id if position.option_id is not None else position.id),
+            names(position.active_id),
+            position.direction or "-",
+            _money(position.amount),
+            _price(position.open_quote),
+            _time(position.open_time),
+            left,
+            kinds.get(position.user_balance_id or -1, "-"),
+        )
+    return table
+
+
+def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -> Table:
+    table = Table(title="Closed positions (most recent first)")
+    table.add_column("closed (UTC)")
+    table.add_column("id", justify="right")
+    table.add_column("active")
+    table.add_column("dir")
+    table.add_column("amount", justify="right")
+    table.add_column("open", justify="right")
+    table.add_column("close", justify="right")
+    table.add_column("outcome")
+    table.add_column("P&L", justify="right")
+    table.add_column("balance")
+    for position in rows:
+        outcome = position.outcome
+        close = position.expiration_value if position.expiration_value is not None else position.close_quote
+        table.add_row(
+            _time(position.close_time or position.expiration_time),
+            str(position.option_id if position.option_id is not None else position.id),
+            names(position.active_id),
+            position.direction or "-",
+            _money(position.amount),
+            _price(position.open_quote),
+            _price(close),
+            outcome.name if outcome is not None else "-",
+            _pnl_text(position.pnl),
+            kinds.get(position.user_balance_id or -1, "-"),
+        )
+    return table
+
+
+def positions(
+    balance: Annotated[
+        BalanceChoice | None,
+        typer.Option(
+            case_sensitive=False, help="Only this balance (default: every balance).", show_default=False
+        ),
+    ] = None,
+    sim: SimOpt = False,
+    ws_url: WsUrlOpt = None,
+    login_url: LoginUrlOpt = None,
+    email: EmailOpt = None,
+    password: PasswordOpt = None,
+) -> None:
+    """Show the open positions as a table."""
+    options = ConnectionOptions(sim, ws_url, login_url, email, password)
+    with cli_errors(), open_trading_client(options) as client:
+        balances = client.get_balances()
+        balance_id = None if balance is None else _lookup_balance(balances, balance)
+        rows = client.get_positions(balance_id)
+        print_wide(
+            stdout_console(),
+            _positions_table(rows, _Names(client), _balance_types(balances), client.server_time()),
+        )
+
+
+def history(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many closed positions.")] = 30,
+    balance: Annotated[
+        BalanceChoice | None,
+        typer.Option(
+            case_sensitive=False, help="Only this balance (default: every balance).", show_default=False
+        ),
+    ] = None,
+    sim: SimOpt = False,
+    ws_url: WsUrlOpt = None,
+    login_url: LoginUrlOpt = None,
+    email: EmailOpt = None,
+    password: PasswordOpt = None,
+) -> None:
+    """Show the most recent closed positions as a table, with their total P&L."""
+    options = ConnectionOptions(sim, ws_url, login_url, email, password)
+    with cli_errors(), open_trading_client(options) as client:
+        balances = client.get_balances()
+        balance_id = None if balance is None else _lookup_balance(balances, balance)
+        rows = client.get_history_positions(balance_id, limit=limit)
+        console = stdout_console()
+        print_wide(console, _history_table(rows, _Names(client), _balance_types(balances)))
+        total = math.fsum(p.pnl or 0.0 for p in rows)
+        console.print(f"{len(rows)} positions, P&L {total:+,.2f}", soft_wrap=True)
+
+
+def _lookup_balance(balances: list[Balance], choice: BalanceChoice) -> int:
+    try:
+        return _balance_id(balances, choice)
+    except LookupError as exc:
+        fail(str(exc))
