@@ -13,7 +13,7 @@ from aiohttp import web
 
 from iqwire.models import Balance, Position
 from iqwire.sim.clock import Clock, ManualClock, SystemClock
-from iqwire.sim.config import DEMO_EMAIL, DEMO_PASSWORD, SimConfig
+from iqwire.sim.config import DEMO_EMAIL, SimConfig
 from iqwire.sim.engine import Engine
 from iqwire.sim.server import SimServer
 
