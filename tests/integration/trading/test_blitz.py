@@ -200,7 +200,10 @@ async def test_answer_lost_after_execution_is_reconciled(sim: Simulator, client:
     await client.portfolio.start()
     sim.drop_responses("binary-options.open-option")
     buying = asyncio.create_task(client.buy_blitz(EURUSD_OTC, "put", 11, expiration=5))
-    await asyncio.sleep(0.1)
+    for _ in range(500):  # drop the connection only once the server has executed the trade
+        if any(p.amount == 11 for p in sim.positions()):
+            break
+        await asyncio.sleep(0.01)
     await sim.drop_connections()
 
     trade = await asyncio.wait_for(buying, 10)
