@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := $(wildcard src tests bench examples)
 
-.PHONY: test demo setup lint typecheck unit clean
+.PHONY: test demo setup lint typecheck unit clean bench chaos fuzz
+SEED ?= 1
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +28,18 @@ typecheck: setup
 unit: setup
 	$(BIN)/pytest
 
+# The benchmarks' smoke run keeps their scripts from rotting; it asserts no goal.
 test: lint typecheck unit
+	$(BIN)/python bench/run.py --quick
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+chaos: setup
+	$(BIN)/python tests/reliability/run_chaos.py --trades 1000 --disconnects 200 --seed $(SEED)
+
+fuzz: setup
+	$(BIN)/python tests/reliability/run_fuzz.py --frames 1000000 --seed $(SEED)
 
 demo: setup
 	$(BIN)/python -m iqwire.demo

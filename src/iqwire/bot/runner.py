@@ -41,13 +41,21 @@ class BotRunner:
         self.broker = broker
         self.guard = guard
         self.state = state if state is not None else RunState()
-        self.resolve = resolve
+        self._resolve = resolve
+        self._resolved: dict[str | int, int] = {}
         self._emit = emit
         self._window_size = window_size
         self._windows: dict[tuple[int, int], CandleWindow] = {}
         self._current_active: int | None = None
         self.ctx = Context(self)
         self.errors = 0
+
+    def resolve(self, active: str | int) -> int:
+        """An active's id (names resolved once, then cached: strategies ask on every candle)."""
+        found = self._resolved.get(active)
+        if found is None:
+            found = self._resolved[active] = self._resolve(active)
+        return found
 
     def emit(self, message: str) -> None:
         """Log a line and show it on the dashboard."""

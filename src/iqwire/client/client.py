@@ -9,10 +9,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from iqwire.client.connection import ConnectionCore
+from iqwire.client.backfill import CandleStream
+from iqwire.client.connection import ConnectionCore, TransportFactory
 from iqwire.client.streams import Stream
 from iqwire.client.subscriptions import Router, SharedSubscription
-from iqwire.errors import AuthError
+from iqwire.errors import AuthError, RealMoneyLocked
 from iqwire.models import (
     Active,
     Balance,
@@ -62,6 +63,7 @@ __all__ = ["Client"]
 T = TypeVar("T")
 
 MAX_CANDLES_PER_REQUEST = 1000
+OPEN_OPTION = "binary-options.open-option"
 
 
 def _typed(value: Any, tp: type[T]) -> T:
@@ -79,6 +81,8 @@ class Client(ConnectionCore):
     ``IQWIRE_PASSWORD``, ``IQWIRE_SSID``; URLs from the arguments, else
     ``IQWIRE_WS_URL`` / ``IQWIRE_LOGIN_URL``, else the real platform. TLS
     certificates are always verified; pass ``ssl_context`` to trust another CA.
+    ``transport="picows"`` selects the faster optional WebSocket transport
+    (``pip install 'iqwire[fast]'``); the default is ``"websockets"``.
 
     Example::
 
@@ -109,6 +113,7 @@ class Client(ConnectionCore):
         stream_maxsize: int = 1000,
         outcome_grace: float = 30.0,
         record_to: str | Path | None = None,
+        transport: str | TransportFactory = "websockets",
     ) -> None:
         env = os.environ
         email = email if email is not None else env.get("IQWIRE_EMAIL")
@@ -132,6 +137,7 @@ class Client(ConnectionCore):
             reconnect_delay=reconnect_delay,
             ssl_context=ssl_context,
             record_to=record_to,
+            transport=transport,
         )
         self.allow_real_money = allow_real_money
         self.stream_maxsize = stream_maxsize
@@ -141,6 +147,10 @@ class Client(ConnectionCore):
         self._init_data: InitializationData | None = None
         self._commissions: dict[int, float] = {}
         self._portfolio: Portfolio | None = None
+        self._candle_streams: set[CandleStream] = set()
+        #: The type of every balance get_balances has returned (the real-money lock reads it).
+        self._balance_types: dict[int, BalanceType] = {}
+        self.on_reconnect(self._backfill_candles)
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -164,6 +174,46 @@ class Client(ConnectionCore):
 
     def _route_push(self, push: Push) -> None:
         self._router.route(push)
+
+    async def request(
+        self, name: str, version: str | None = None, body: Any = None, *, timeout: float | None = None
+    ) -> Any:
+        if name == OPEN_OPTION and not self.allow_real_money:
+            await self._check_not_real(body)  # the lock holds for raw requests too, not only buy_blitz
+        return await super().request(name, version, body, timeout=timeout)
+
+    async def _check_not_real(self, body: Any) -> None:
+        raw = (
+            body.get("user_balance_id") if isinstance(body, dict) else getattr(body, "user_balance_id", None)
+        )
+        try:
+            balance_id = None if raw is None or isinstance(raw, bool) else int(raw)
+        except (TypeError, ValueError):
+            balance_id = None
+        if balance_id is not None and balance_id not in self._balance_types:
+            await self.get_balances()  # a balance not seen yet: learn its type first
+        if balance_id is None or self._balance_types.get(balance_id) == BalanceType.REAL:
+            raise RealMoneyLocked(
+                "refusing to send open-option for a REAL balance (or one not named): "
+                "create the client with allow_real_money=True to trade real money"
+            )
+
+    def _connection_lost(self) -> None:
+        super()._connection_lost()
+        if self._reconnect_enabled:
+            for stream in self._candle_streams:
+                stream.hold()  # pushes wait until the missed candles are back-filled
+
+    async def _backfill_candles(self) -> None:
+        """After a reconnect: deliver to each candle stream the candles it missed."""
+
+        async def since(active_id: int, size: int, start: int) -> list[Candle]:
+            return await self.get_candles(active_id, size, start=start)
+
+        for stream in list(self._candle_streams):
+            await stream.backfill(
+                since, connected=lambda: self.is_connected, generation=lambda: self.reconnects
+            )
 
     def _fail_streams(self, error: BaseException) -> None:
         for shared in self._router.shared:
@@ -193,6 +243,7 @@ class Client(ConnectionCore):
         """Every balance of the given types (``internal-billing.get-balances``)."""
         body = GetBalancesBody(types_ids=[int(t) for t in types], tournaments_statuses_ids=[3, 2])
         result: list[Balance] = await self.request("internal-billing.get-balances", "1.0", body)
+        self._balance_types.update((b.id, b.type) for b in result)
         return result
 
     async def get_balance(self, balance_type: BalanceType = BalanceType.DEMO) -> Balance:
@@ -503,10 +554,13 @@ class Client(ConnectionCore):
         *,
         name: str,
         coalesce_key: Callable[[Any], Any] | None = None,
+        candles: bool = False,
     ) -> Stream[Any]:
         held: list[SharedSubscription] = []
 
         async def open_(stream: Stream[Any]) -> None:
+            if isinstance(stream, CandleStream):
+                self._candle_streams.add(stream)
             try:
                 for sub_name, version, filters in await subscriptions():
                     spec = catalog.subscription(sub_name)
@@ -517,10 +571,12 @@ class Client(ConnectionCore):
                 raise
 
         async def close(stream: Stream[Any]) -> None:
+            self._candle_streams.discard(stream)
             while held:
                 await self._router.release(held.pop(), stream)
 
-        return Stream(
+        factory = CandleStream if candles else Stream
+        return factory(
             open=open_, close=close, maxsize=self.stream_maxsize, coalesce_key=coalesce_key, name=name
         )
 
@@ -534,7 +590,10 @@ class Client(ConnectionCore):
             return [("candle-generated", "1.0", {"active_id": active_id, "size": size})]
 
         return self._stream(
-            subs, name=f"candles {active_id}/{size}", coalesce_key=lambda c: (c.active_id, c.size)
+            subs,
+            name=f"candles {active_id}/{size}",
+            coalesce_key=lambda c: (c.active_id, c.size),
+            candles=True,
         )
 
     def candles_multi(self, active_id: int, sizes: Sequence[int]) -> Stream[Candle]:
@@ -544,7 +603,10 @@ class Client(ConnectionCore):
             return [("candle-generated", "1.0", {"active_id": active_id, "size": size}) for size in sizes]
 
         return self._stream(
-            subs, name=f"candles {active_id}/{list(sizes)}", coalesce_key=lambda c: (c.active_id, c.size)
+            subs,
+            name=f"candles {active_id}/{list(sizes)}",
+            coalesce_key=lambda c: (c.active_id, c.size),
+            candles=True,
         )
 
     def traders_mood(self, asset_id: int, instrument_type: str = "turbo-option") -> Stream[TradersMood]:

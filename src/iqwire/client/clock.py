@@ -29,10 +29,18 @@ class ServerClock:
         self.last_sync_local: float | None = None
 
     def sync(self, server_time_ms: int) -> None:
-        """Record a ``timeSync`` (unix milliseconds)."""
-        self._server_at_sync = server_time_ms / 1000
-        self._local_at_sync = self._monotonic()
-        self.last_sync_local = self._local_at_sync
+        """Record a ``timeSync`` (unix milliseconds).
+
+        One older than the last applied (a delayed, reordered frame) only proves the
+        connection alive: re-basing on it would hold server time still until it caught up.
+        """
+        local = self._monotonic()
+        self.last_sync_local = local
+        server = server_time_ms / 1000
+        if self._server_at_sync is not None and server < self._server_at_sync:
+            return
+        self._server_at_sync = server
+        self._local_at_sync = local
 
     @property
     def synced(self) -> bool:

@@ -18,7 +18,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from iqwire.client.clock import ServerClock
 from iqwire.client.state import ConnectionState
@@ -48,13 +48,62 @@ from iqwire.transport import TwoFactor, WebSocketTransport, http_login
 if TYPE_CHECKING:
     from iqwire.store.recording import FrameRecorder
 
-__all__ = ["ConnectionCore"]
+__all__ = ["ConnectionCore", "Transport", "TransportFactory", "transport_factory"]
 
 log = logging.getLogger("iqwire.client")
 frames_log = logging.getLogger("iqwire.client.frames")
 
 #: Consecutive authentication failures after which the client gives up.
 MAX_AUTH_FAILURES = 5
+
+
+class Transport(Protocol):
+    """What the client needs of a WebSocket connection: text frames out, bytes in.
+
+    ``recv`` and ``close`` as :class:`~iqwire.transport.WebSocketTransport`; a
+    transport may also offer ``async recv_batch() -> list[bytes]`` (every frame
+    received so far, at least one), which the reader then prefers.
+    """
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def recv(self) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+#: Opens a connection: ``await factory(url, ssl_context)``; raises ``ConnectionLost``.
+TransportFactory = Callable[[str, ssl.SSLContext | None], Awaitable[Transport]]
+
+
+async def _open_websockets(url: str, ssl_context: ssl.SSLContext | None) -> Transport:
+    return await WebSocketTransport.open(url, ssl_context=ssl_context)
+
+
+def transport_factory(transport: str | TransportFactory) -> TransportFactory:
+    """The factory for ``Client(transport=...)``: ``"websockets"`` (default), ``"picows"``, or a callable.
+
+    Raises:
+        ValueError: an unknown transport name.
+        ImportError: ``"picows"`` without picows installed (``pip install 'iqwire[fast]'``).
+    """
+    if callable(transport):
+        return transport
+    if transport == "websockets":
+        return _open_websockets
+    if transport == "picows":
+        try:
+            from iqwire.transport.picows_transport import PicowsTransport
+        except ImportError as exc:
+            raise ImportError(
+                "transport='picows' needs picows: pip install 'iqwire[fast]' (or pip install picows)"
+            ) from exc
+
+        async def open_picows(url: str, ssl_context: ssl.SSLContext | None) -> Transport:
+            return await PicowsTransport.open(url, ssl_context=ssl_context)
+
+        return open_picows
+    raise ValueError(f"unknown transport {transport!r}: use 'websockets' or 'picows'")
 
 
 def _error_message(payload: Any) -> str:
@@ -87,7 +136,9 @@ class ConnectionCore:
         reconnect_delay: tuple[float, float],
         ssl_context: ssl.SSLContext | None,
         record_to: str | Path | None = None,
+        transport: str | TransportFactory = "websockets",
     ) -> None:
+        self._open_transport = transport_factory(transport)
         self._email = email
         self._password = password
         self._ssid = ssid
@@ -100,7 +151,7 @@ class ConnectionCore:
         self._reconnect_delay = reconnect_delay
         self._ssl_context = ssl_context
         self._session = Session()
-        self._transport: WebSocketTransport | None = None
+        self._transport: Transport | None = None
         self._reader: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[Any]] = {}
@@ -245,7 +296,7 @@ class ConnectionCore:
     async def _establish(self) -> None:
         if self._ssid is None:
             await self._login()
-        transport = await WebSocketTransport.open(self.ws_url, ssl_context=self._ssl_context)
+        transport = await self._open_transport(self.ws_url, self._ssl_context)
         self._transport = transport
         self._reader = asyncio.create_task(self._read(transport), name="iqwire-reader")
         if not await self._authenticate():
@@ -384,20 +435,30 @@ class ConnectionCore:
 
     # -- the reader ------------------------------------------------------------------------
 
-    async def _read(self, transport: WebSocketTransport) -> None:
+    async def _read(self, transport: Transport) -> None:
+        # The hot path: locals only, no per-frame logging unless DEBUG was on at the
+        # start, pushes routed without the dispatch call, and whole batches taken
+        # from transports that have them (one task switch per burst, not per frame).
         receive = self._session.receive
         dispatch = self._dispatch
+        route = self._route_push
         debug = frames_log.isEnabledFor(logging.DEBUG)
         recorder = self._recorder
+        recv_batch: Callable[[], Awaitable[list[bytes]]] | None = getattr(transport, "recv_batch", None)
+        recv = transport.recv
         try:
             while True:
-                data = await transport.recv()
-                if recorder is not None:
-                    recorder.frame("in", data)
-                if debug:
-                    frames_log.debug("< %s", data[:500])
-                for event in receive(data):
-                    dispatch(event)
+                batch = await recv_batch() if recv_batch is not None else (await recv(),)
+                for data in batch:
+                    if recorder is not None:
+                        recorder.frame("in", data)
+                    if debug:
+                        frames_log.debug("< %s", data[:500])
+                    for event in receive(data):
+                        if type(event) is Push:
+                            route(event)
+                        else:
+                            dispatch(event)
         except ConnectionLost as exc:
             log.info("reader stopped: %s", exc)
 
@@ -468,7 +529,9 @@ class ConnectionCore:
             if self._recorder is not None:
                 self._recorder.frame("out", data)
             await transport.send(data)
-            return await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: no extra task per request.
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             raise RequestTimeout(
                 f"no answer to '{name}' within {timeout:.1f}s", request_id=request_id, name=name
@@ -478,7 +541,8 @@ class ConnectionCore:
                 raise type(exc)(exc.message, request_id=request_id, name=name) from exc
             raise
         finally:
-            self._waiting.pop(request_id, None)
+            if self._waiting.pop(request_id, None) is not None and (future.cancelled() or not future.done()):
+                self._session.forget(request_id)  # timed out or cancelled: stop waiting for it
 
     async def request(
         self, name: str, version: str | None = None, body: Any = None, *, timeout: float | None = None

@@ -136,16 +136,23 @@ class Stream(Generic[T]):
 
     async def _iterate(self) -> AsyncIterator[T]:
         async with self:
+            items = self._items
             while True:
-                try:
-                    item = await self._next()
-                except _Ended:
-                    return
+                if items:  # the hot path: no coroutine when an item is queued
+                    item = items.popleft()
+                else:
+                    try:
+                        item = await self._next()
+                    except _Ended:
+                        return
                 yield item
 
     async def __anext__(self) -> T:
         if self._closed:
             raise StopAsyncIteration
+        items = self._items
+        if items and self._opened:  # the hot path: no second coroutine when an item is queued
+            return items.popleft()
         try:
             return await self._next()
         except _Ended:

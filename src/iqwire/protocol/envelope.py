@@ -33,8 +33,12 @@ class Frame(msgspec.Struct, kw_only=True, omit_defaults=True):
     client_session_id: str | None = None
 
 
-class RawFrame(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The envelope with ``msg`` left undecoded, for a second, typed decoding stage."""
+class RawFrame(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """The envelope with ``msg`` left undecoded, for a second, typed decoding stage.
+
+    ``gc=False``: it holds only strings, ints and raw bytes, so the garbage
+    collector need not track the one made per received frame.
+    """
 
     name: str
     msg: msgspec.Raw = msgspec.Raw(b"null")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 
@@ -119,6 +119,39 @@ class _NamelessFrame(msgspec.Struct):
 
 
 _nameless_decoder = msgspec.json.Decoder(_NamelessFrame)
+
+
+def _push_frame_decoder() -> Any:
+    """One decoder for every catalogued push: a tagged union keyed by ``name``.
+
+    Each member is the whole frame of one push name with ``msg`` typed as that
+    push's payload, and the envelope's other fields typed as in ``RawFrame`` (so
+    it accepts exactly what the two-stage path would). The tag is also a class
+    attribute, ``tag``, so the event needs no second lookup.
+    """
+    members = []
+    for index, (name, payload_type) in enumerate(catalog.PUSHES.items()):
+        member = msgspec.defstruct(
+            f"_PushFrame{index}",
+            [
+                ("msg", payload_type),
+                ("request_id", str | None, None),
+                ("local_time", int | None, None),
+                ("status", int | None, None),
+                ("microserviceName", str | None, None),
+                ("session_id", str | None, None),
+                ("client_session_id", str | None, None),
+            ],
+            tag_field="name",
+            tag=name,
+            gc=False,  # decoded JSON holds no cycles; one of these is made per push
+        )
+        member.tag = name  # type: ignore[attr-defined]
+        members.append(member)
+    return msgspec.json.Decoder(Union[tuple(members)]).decode  # noqa: UP007
+
+
+_decode_push_frame = _push_frame_decoder()
 
 
 def _plain(raw: msgspec.Raw) -> Any:
@@ -309,10 +342,33 @@ class Session:
             events.append(RequestExpired(request_id=rid, rpc=pending.rpc))
         return events
 
+    def forget(self, request_id: str) -> bool:
+        """Stop waiting for one request (its caller gave up); ``True`` if it was pending.
+
+        A late answer is then reported like any unknown reply.
+        """
+        return self._pending.pop(request_id, None) is not None
+
     # -- input: events from bytes --------------------------------------------------------
 
     def receive(self, data: bytes | str) -> list[Event]:
         """Feed one received frame; returns the events it produced. Never raises."""
+        # The hot path, a push of a catalogued name: one pass through the push
+        # frame union (the name picks that push's typed frame), one event, no dict
+        # built, no other call. Anything else — replies, system frames, unknown
+        # names, a payload of another shape, bad input — fails that pass cheaply
+        # and takes the general, two-stage path, which decides what it is.
+        try:
+            if type(data) is bytes and not data.isascii():
+                data.decode("utf-8")  # msgspec does not check the bytes it skips
+            frame = _decode_push_frame(data)
+        except Exception:
+            return self._receive_general(data)
+        if frame.request_id is None:
+            return [Push(name=frame.tag, payload=frame.msg, microservice_name=frame.microserviceName)]
+        return self._receive_general(data)
+
+    def _receive_general(self, data: bytes | str) -> list[Event]:
         try:
             frame = decode_raw_frame(data)
         except ProtocolError as exc:
@@ -321,6 +377,9 @@ class Session:
                 frame = nameless
             else:
                 return [MalformedFrame(reason=exc.message, raw=_raw_bytes(data))]
+        return self._receive_frame(frame, data)
+
+    def _receive_frame(self, frame: RawFrame, data: bytes | str) -> list[Event]:
         try:
             return self._dispatch(frame)
         except _DECODE_ERRORS as exc:
@@ -455,7 +514,8 @@ class Session:
         except KeyError:
             tp = catalog.push_type(name)
             decoder = None if tp is None else _decoder_for(tp)
-            self._push_decoders[name] = decoder
+            if decoder is not None:  # catalogued names only: the server's made-up names must not grow it
+                self._push_decoders[name] = decoder
         if decoder is None:
             payload = _plain(frame.msg)
         else:

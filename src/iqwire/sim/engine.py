@@ -191,6 +191,9 @@ class Engine:
             )
             return
         name: str = msg["name"]
+        if self.faults.take_ignored_request(name):
+            self._fault("ignore_request", f"request {name} ignored: neither executed nor answered")
+            return
         spec = catalog.rpc(name)
         response_name = spec.response_name if spec is not None and spec.response_name else "error"
         if conn.user is None:
@@ -601,6 +604,14 @@ class Engine:
             self.faults.drop_responses[rpc] = self.faults.drop_responses.get(rpc, 0) + count
         self._fault("drop_response", f"next {count} repl(ies) to {rpc or 'any RPC'} will be swallowed")
 
+    def ignore_requests(self, rpc: str | None = None, count: int = 1) -> None:
+        """Ignore the next ``count`` requests (of ``rpc``, or any): neither executed nor answered."""
+        if rpc is None:
+            self.faults.ignore_any_requests += count
+        else:
+            self.faults.ignore_requests[rpc] = self.faults.ignore_requests.get(rpc, 0) + count
+        self._fault("ignore_request", f"next {count} request(s) to {rpc or 'any RPC'} will be ignored")
+
     def silence(self, seconds: float) -> None:
         """Stop sending ``timeSync`` for ``seconds`` of simulated time."""
         self.faults.silent_until = self.now + seconds
@@ -628,6 +639,8 @@ class Engine:
                 self.silence(self.random_faults.uniform(5, 70))
             elif kind == "refuse":
                 self.refuse_connections(self.random_faults.uniform(1, 5))
+            elif kind == "ignore_request":
+                self.ignore_requests(None, 1)
 
 
 def _currencies() -> dict[str, Currency]:

@@ -11,7 +11,7 @@ __all__ = ["FAULT_KINDS", "FaultState", "RandomFaults", "parse_fault_spec"]
 log = logging.getLogger("iqwire.sim.faults")
 
 #: Faults the random mode can inject, with a per-step probability each.
-FAULT_KINDS = ("disconnect", "delay", "drop_response", "malformed", "silence", "refuse")
+FAULT_KINDS = ("disconnect", "delay", "drop_response", "malformed", "silence", "refuse", "ignore_request")
 
 
 @dataclass
@@ -24,6 +24,8 @@ class FaultState:
     delay_seconds: float = 0.0
     silent_until: float = float("-inf")
     refuse_until: float = float("-inf")
+    ignore_requests: dict[str, int] = field(default_factory=dict)
+    ignore_any_requests: int = 0
 
     def take_dropped_response(self, rpc: str) -> bool:
         """Whether the reply to this RPC is to be swallowed (and count it down)."""
@@ -33,6 +35,17 @@ class FaultState:
             return True
         if self.drop_any_responses > 0:
             self.drop_any_responses -= 1
+            return True
+        return False
+
+    def take_ignored_request(self, rpc: str) -> bool:
+        """Whether this request is to be ignored entirely (and count it down)."""
+        remaining = self.ignore_requests.get(rpc, 0)
+        if remaining > 0:
+            self.ignore_requests[rpc] = remaining - 1
+            return True
+        if self.ignore_any_requests > 0:
+            self.ignore_any_requests -= 1
             return True
         return False
 

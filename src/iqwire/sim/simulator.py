@@ -190,6 +190,10 @@ class Simulator:
         """Execute the next ``count`` requests but swallow their replies."""
         self.engine.drop_responses(rpc, count)
 
+    def ignore_requests(self, rpc: str | None = None, count: int = 1) -> None:
+        """Ignore the next ``count`` requests entirely: neither executed nor answered."""
+        self.engine.ignore_requests(rpc, count)
+
     async def send_malformed(self) -> None:
         """Send a frame that is not valid JSON to every connection."""
         self.engine.send_malformed()

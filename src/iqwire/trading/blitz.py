@@ -51,6 +51,8 @@ log = logging.getLogger("iqwire.trading")
 RECONCILE_WINDOW = 10.0
 #: How long to wait for the connection to come back before reconciling.
 RECONNECT_WAIT = 30.0
+#: Connection states that will not come back by themselves.
+_GONE = frozenset({"closed", "auth_failed", "disconnected"})
 
 
 def blitz_expiry(server_time: float, expiration: int) -> int:
@@ -227,14 +229,33 @@ def _matches(position: Position, body: OpenOptionRequest, sent_at: float) -> boo
     return True
 
 
+async def _lookup_positions(client: Client, body: OpenOptionRequest) -> tuple[list[Position], list[Position]]:
+    """Open positions and recent history, retried across further losses for up to RECONNECT_WAIT."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RECONNECT_WAIT
+    while True:
+        try:
+            await client.wait_connected(max(0.0, deadline - loop.time()))
+            open_now = await client.get_positions(body.user_balance_id, instrument_types=["blitz-option"])
+            recent = await client.get_history_positions(
+                body.user_balance_id, instrument_types=["blitz-option"], limit=100
+            )
+            return open_now, recent
+        except (ConnectionLost, RequestTimeout) as exc:
+            if loop.time() >= deadline or client.state.value in _GONE:
+                raise TradeStateUnknown(
+                    f"the answer to open-option was lost and the positions could not be read ({exc}); "
+                    "the trade may or may not exist: check the open positions",
+                    [],
+                ) from exc
+            log.info("reconciliation lookup failed (%s); retrying", exc)
+            await asyncio.sleep(0.05)
+
+
 async def _reconcile(
     client: Client, body: OpenOptionRequest, balance: Balance, *, sent_at: float, payout: float
 ) -> Trade:
-    await client.wait_connected(RECONNECT_WAIT)
-    open_now = await client.get_positions(body.user_balance_id, instrument_types=["blitz-option"])
-    recent = await client.get_history_positions(
-        body.user_balance_id, instrument_types=["blitz-option"], limit=100
-    )
+    open_now, recent = await _lookup_positions(client, body)
     seen: dict[int, Position] = {}
     for position in open_now + recent:
         option_id = position.option_id

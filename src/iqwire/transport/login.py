@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +18,28 @@ __all__ = ["DEFAULT_LOGIN_URL", "LoginResult", "TwoFactor", "http_login", "http_
 
 #: The real platform's login endpoint (as the public Python clients use it).
 DEFAULT_LOGIN_URL = "https://auth.iqoption.com/api/v2/login"
+
+_COOKIE_VALUE = re.compile(r"(?i)(ssid=)[^;'\"\s]+")
+
+
+class _RedactCookies(logging.Filter):
+    """httpcore logs response headers at DEBUG, and the login's ``Set-Cookie`` is the SSID."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "ssid=" in message.lower():
+            record.msg, record.args = _COOKIE_VALUE.sub(r"\1***", message), ()
+        return True
+
+
+def _redact_http_logs() -> None:
+    for name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpx"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactCookies) for f in logger.filters):
+            logger.addFilter(_RedactCookies())
+
+
+_redact_http_logs()
 
 #: A two-factor code, or a function (sync or async) that gets the token and returns the code.
 TwoFactor = str | Callable[[str], str] | Callable[[str], Awaitable[str]]

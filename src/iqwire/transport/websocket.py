@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import ssl
 from typing import Any
 
@@ -12,6 +14,31 @@ from websockets.asyncio.client import ClientConnection, connect
 from iqwire.errors import ConnectionLost
 
 __all__ = ["DEFAULT_WS_URL", "WebSocketTransport"]
+
+_SSID_VALUE = re.compile(r'("ssid"\s*:\s*")[^"\s]*("?)')
+
+
+class _RedactSsid(logging.Filter):
+    """``websockets`` logs every frame at DEBUG, ``authenticate`` with its SSID among them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            message = record.getMessage()
+            if '"ssid"' in message or any('"ssid"' in repr(arg) for arg in _args(record)):
+                record.msg, record.args = _SSID_VALUE.sub(r"\1***\2", message), ()
+        return True
+
+
+def _args(record: logging.LogRecord) -> tuple[object, ...]:
+    args = record.args
+    if isinstance(args, tuple):
+        return args
+    return () if args is None else (args,)
+
+
+for _name in ("websockets.client", "websockets.protocol"):
+    if not any(isinstance(f, _RedactSsid) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_RedactSsid())
 
 #: The real platform's WebSocket endpoint.
 DEFAULT_WS_URL = "wss://ws.iqoption.com/echo/websocket"

@@ -1,8 +1,14 @@
-"""Fixtures for the client's integration tests (``sim`` and ``client`` come from the parent)."""
+"""Fixtures for the client's integration tests (``sim`` comes from the parent).
+
+Modules marked ``pytestmark = pytest.mark.both_transports`` run every test that
+uses ``client`` or ``make_client`` once per WebSocket transport: ``websockets``
+and ``picows`` (skipped when picows is not installed: ``pip install 'iqwire[fast]'``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +19,47 @@ from iqwire.client import Client
 from iqwire.sim import Simulator
 
 _ENV = ("IQWIRE_EMAIL", "IQWIRE_PASSWORD", "IQWIRE_SSID", "IQWIRE_WS_URL", "IQWIRE_LOGIN_URL")
+
+TRANSPORTS = [
+    pytest.param("websockets", id="websockets"),
+    pytest.param(
+        "picows",
+        id="picows",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("picows") is None, reason="picows is not installed (iqwire[fast])"
+        ),
+    ),
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_transports: run the module's client tests on every transport")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "transport" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_transports"):
+        metafunc.parametrize("transport", TRANSPORTS)
+
+
+@pytest.fixture
+def transport() -> str:
+    """The client's WebSocket transport (parametrized in ``both_transports`` modules)."""
+    return "websockets"
+
+
+@pytest.fixture
+async def client(sim: Simulator, transport: str) -> AsyncIterator[Client]:
+    """A connected client logged in as the demo user, on the test's transport."""
+    async with Client(
+        email=sim.credentials.email,
+        password=sim.credentials.password,
+        ws_url=sim.ws_url,
+        login_url=sim.login_url,
+        request_timeout=5.0,
+        reconnect_delay=(0.01, 0.2),
+        transport=transport,
+    ) as connected:
+        yield connected
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +76,7 @@ def wiretap(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Wiretap:
 
 
 @pytest.fixture
-async def make_client(sim: Simulator) -> AsyncIterator[MakeClient]:
+async def make_client(sim: Simulator, transport: str) -> AsyncIterator[MakeClient]:
     """Build (and by default connect) a client with the test's own settings; closed at teardown.
 
     Defaults: the demo user, the simulator's URLs, ``request_timeout=5``,
@@ -43,6 +90,7 @@ async def make_client(sim: Simulator) -> AsyncIterator[MakeClient]:
                 "login_url": sim.login_url,
                 "request_timeout": 5.0,
                 "reconnect_delay": (0.01, 0.2),
+                "transport": transport,
             }
             if credentials:
                 kwargs["email"] = sim.credentials.email

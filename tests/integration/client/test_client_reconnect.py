@@ -24,6 +24,8 @@ from iqwire.errors import AuthError, ConnectionLost, RequestTimeout
 from iqwire.models import Candle
 from iqwire.sim import Simulator
 
+pytestmark = pytest.mark.both_transports
+
 
 async def test_a_candle_stream_carries_on_across_a_reconnect(
     client: Client, sim: Simulator, wiretap: Wiretap

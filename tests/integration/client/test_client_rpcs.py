@@ -24,6 +24,8 @@ from iqwire.models import (
 )
 from iqwire.sim import Simulator
 
+pytestmark = pytest.mark.both_transports
+
 DEMO_USER_ID = 141_527_657
 
 

@@ -12,6 +12,8 @@ from iqwire.errors import ConnectionLost
 from iqwire.models import Candle
 from iqwire.sim import Simulator
 
+pytestmark = pytest.mark.both_transports
+
 
 def _others() -> set[asyncio.Task[object]]:
     current = asyncio.current_task()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+import pytest
 from client_helpers import (
     DEADLINE,
     START,
@@ -24,6 +25,8 @@ from client_helpers import (
 from iqwire.client import Client
 from iqwire.models import BalanceChanged, BalanceType, Candle, Order, Position
 from iqwire.sim import Simulator
+
+pytestmark = pytest.mark.both_transports
 
 
 def assert_stream_order(candles: list[Candle]) -> None:

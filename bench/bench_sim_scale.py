@@ -1,0 +1,171 @@
+"""Entry 4, simulator scale: N clients x 10 candle subscriptions on one simulator process.
+
+The simulator (real clock, speed 1) runs in its own process, pinned to one core
+where the OS allows; the clients run here, on the other. Each client subscribes
+to 10 of the 84 (OTC active, size) candle streams, so every stream the simulator
+computes fans out to many connections. After a warm-up, for a window of real
+time, every push is counted and its lag measured: the simulated time at receipt
+minus the candle's tick time ``at`` (the simulator's clock is wall time at speed
+1). A run keeps up when its p99 lag is under 1 s. Goal: 200 x 10 keeps up; the
+largest N that does is reported.
+
+Run: ``python bench/bench_sim_scale.py [--quick] [--sizes 50,100,200,400,800] [--transport picows]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ServerProcess, entry, log, parser, percentile, pin
+
+from iqwire import Client
+from iqwire.models import Candle
+
+#: The OTC actives (open around the clock) and every candle size: 84 streams.
+ACTIVES = (76, 81, 85, 1938, 1940, 2276)
+SIZES = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 14400, 86400)
+STREAMS = [(active, size) for active in ACTIVES for size in SIZES]
+PER_CLIENT = 10
+LAG_LIMIT = 1.0
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.measuring = False
+        self.count = 0
+        self.lags: list[float] = []
+
+    def take(self, candle: Candle) -> None:
+        if self.measuring and candle.at is not None:
+            self.count += 1
+            self.lags.append(time.time() - candle.at / 1e9)
+
+
+async def _consume(stream: Any, tally: Tally) -> None:
+    with contextlib.suppress(Exception):
+        async for candle in stream:
+            tally.take(candle)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux ``/proc``; ``None`` elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_n(
+    url: str, ssid: str, n: int, warmup: float, window: float, transport: str, sim_pid: int
+) -> dict[str, Any]:
+    tally = Tally()
+    async with contextlib.AsyncExitStack() as stack:
+        clients: list[Client] = []
+
+        async def connect() -> Client:
+            client = Client(ssid=ssid, ws_url=url, reconnect=False, request_timeout=60, transport=transport)
+            await client.connect()
+            return client
+
+        for first in range(0, n, 50):
+            batch = await asyncio.gather(*(connect() for _ in range(first, min(n, first + 50))))
+            for client in batch:
+                stack.push_async_callback(client.close)
+            clients += batch
+        streams = []
+        for index, client in enumerate(clients):
+            for j in range(PER_CLIENT):
+                active, size = STREAMS[(index * PER_CLIENT + j) % len(STREAMS)]
+                streams.append(client.candles(active, size))
+        for first in range(0, len(streams), 500):
+            await asyncio.gather(*(stream.__aenter__() for stream in streams[first : first + 500]))
+        for stream in streams:
+            stack.push_async_callback(stream.aclose)
+        tasks = [asyncio.create_task(_consume(stream, tally)) for stream in streams]
+        try:
+            await asyncio.sleep(warmup)
+            tally.measuring = True
+            started = time.perf_counter()
+            sim_cpu, own_cpu = cpu_seconds(sim_pid), time.process_time()
+            await asyncio.sleep(window)
+            tally.measuring = False
+            elapsed = time.perf_counter() - started
+            sim_after = cpu_seconds(sim_pid)
+            sim_load = None if sim_cpu is None or sim_after is None else (sim_after - sim_cpu) / elapsed
+            client_load = (time.process_time() - own_cpu) / elapsed
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    lags = tally.lags or [float("inf")]
+    return {
+        "n": n,
+        "pushes_per_s": tally.count / elapsed,
+        "per_stream_per_s": tally.count / elapsed / (n * PER_CLIENT),
+        "p50_lag": percentile(lags, 0.5),
+        "p99_lag": percentile(lags, 0.99),
+        "max_lag": max(lags),
+        "sim_cpu": sim_load,
+        "clients_cpu": client_load,
+    }
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--sizes", default="50,100,200,400,800")
+    p.add_argument("--transport", default="websockets")
+    p.add_argument("--uvloop", action="store_true", help="run the simulator on uvloop")
+    args = p.parse_args()
+    sizes = [2] if args.quick else [int(n) for n in args.sizes.split(",")]
+    warmup, window = (0.5, 1.0) if args.quick else (2.0, 5.0)
+    logging.getLogger("iqwire").setLevel(logging.ERROR)
+    server = ServerProcess("_sim_server.py", *(["--uvloop"] if args.uvloop else []))
+    results = []
+    with server as port:
+        assert server.process is not None
+        pin(server.process.pid, 0)
+        pin(0, 1)
+        url = f"ws://127.0.0.1:{port}/echo/websocket"
+        for n in sizes:
+            run = run_n(url, server.info["SSID"], n, warmup, window, args.transport, server.process.pid)
+            result = asyncio.run(run)
+            results.append(result)
+            log(
+                f"sim scale N={n}x{PER_CLIENT}: {result['pushes_per_s']:,.0f} pushes/s "
+                f"({result['per_stream_per_s']:.2f}/stream/s), lag p50 {result['p50_lag'] * 1000:.0f} ms "
+                f"p99 {result['p99_lag'] * 1000:.0f} ms max {result['max_lag'] * 1000:.0f} ms; "
+                f"CPU: simulator {result['sim_cpu'] or 0:.0%} of a core, clients {result['clients_cpu']:.0%}"
+            )
+    suffix = "" if not args.uvloop else " [uvloop]"
+    for result in results:
+        n = result["n"]
+        entry(
+            f"sim scale{suffix}: {n}x{PER_CLIENT} p99 push lag vs 1 s",
+            result["p99_lag"],
+            LAG_LIMIT,
+            "s",
+            "<= 1.0" if n == 200 and not args.quick else None,
+            pushes_per_s=round(result["pushes_per_s"], 1),
+            max_lag=round(result["max_lag"], 4),
+            sim_cpu=None if result["sim_cpu"] is None else round(result["sim_cpu"], 3),
+        )
+    keeping_up = [r["n"] for r in results if r["p99_lag"] < LAG_LIMIT]
+    largest = max(keeping_up, default=0)
+    entry(
+        f"sim scale{suffix}: largest N keeping up (x10 subscriptions) vs 200",
+        largest,
+        200,
+        "clients",
+        None if args.quick else ">= 1.0",
+    )
+
+
+if __name__ == "__main__":
+    main()
