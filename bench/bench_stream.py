@@ -10,7 +10,7 @@ A minimal ``websockets`` server (``_frame_server.py``, its own process) answers
 (c) a bare ``picows`` receive loop (payload as bytes);
 (d) ``iqwire.Client(transport="picows")`` consuming the same stream;
 (e) for information: websockets' own Sans-I/O protocol fed whole socket reads
-    (what a batching transport on websockets would pay per frame).
+    (the parser iqwire's default transport runs, without the client).
 
 Entry 2: (b)/(a) >= 0.75. Entry 8: (d)/(c) >= 0.35 and (d)/(b) >= 2.5 (only
 when picows is installed; otherwise a "missing" line says so).

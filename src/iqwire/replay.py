@@ -44,11 +44,11 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from iqwire._aiohttp_server import AiohttpServer
 from iqwire.store.recording import RecordedFrame, load_recording
 
 __all__ = ["DUMMY_SSID", "ReplayServer"]
@@ -97,8 +97,10 @@ class _Exchange:
     used: bool = False
 
 
-class ReplayServer:
+class ReplayServer(AiohttpServer):
     """A fake server that answers a client from a recording.
+
+    Its HTTP login takes any e-mail and password and hands out :data:`DUMMY_SSID`.
 
     Args:
         recording: a JSONL recording's path, or its frames.
@@ -120,9 +122,6 @@ class ReplayServer:
         frames = load_recording(recording) if isinstance(recording, str | Path) else list(recording)
         self.realtime = realtime
         self.subscribe_pause = subscribe_pause
-        self.host = host
-        self.port = port
-        self._requested_port = port
         self.preamble: list[_Incoming] = []
         self.exchanges: list[_Exchange] = []
         self._recorded_ids: set[str] = set()
@@ -144,54 +143,23 @@ class ReplayServer:
         self._held: dict[str, list[_Incoming]] = {}
         self._greeted = False
         self._lock = asyncio.Lock()
-        self._app = web.Application()
+        app = web.Application()
         for path in ("/api/v2/login", "/v2/login"):
-            self._app.router.add_post(path, self._login)
+            app.router.add_post(path, self._login)
         for path in ("/api/v1.0/logout", "/api/v2/logout", "/v2/logout"):
-            self._app.router.add_post(path, self._logout)
-        self._app.router.add_get("/echo/websocket", self._websocket)
-        self._runner: web.AppRunner | None = None
+            app.router.add_post(path, self._logout)
+        app.router.add_get("/echo/websocket", self._websocket)
+        super().__init__(app, host, port)
         self._sockets: set[web.WebSocketResponse] = set()
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Listen on ``host:port``."""
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
-        await site.start()
-        addresses = self._runner.addresses
-        if addresses:
-            self.port = int(addresses[0][1])
+    # -- lifecycle (start, the URLs: AiohttpServer's) ---------------------------------------------
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    @property
-    def ws_url(self) -> str:
-        """The WebSocket URL."""
-        return f"ws://{self.host}:{self.port}/echo/websocket"
-
-    @property
-    def login_url(self) -> str:
-        """The HTTP login endpoint (any e-mail and password succeed)."""
-        return f"http://{self.host}:{self.port}/api/v2/login"
+        await super().stop()
 
     @property
     def remaining(self) -> int:

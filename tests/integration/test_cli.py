@@ -11,69 +11,27 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from cli_helpers import account, assert_clean_failure, invoke, url_args
 
-from iqwire.cli import app
 from iqwire.cli.candles_cmd import CANDLE_FIELDS
 from iqwire.cli.common import ResolvedActive, UnknownAsset, resolve_active
-from iqwire.sim import Simulator, SystemClock
+from iqwire.sim import Simulator
 from iqwire.sync import Client, EventLoopThread
 
-#: The conftest's START: a Thursday mid-session, every default active open.
-START = 1_770_899_100
-ENV_NAMES = ("IQWIRE_EMAIL", "IQWIRE_PASSWORD", "IQWIRE_SSID", "IQWIRE_WS_URL", "IQWIRE_LOGIN_URL")
 WRONG_PASSWORD = "Not-The-Password-42"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No IQWIRE_* from the outside: no test may reach the real platform."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
-def tsim() -> Iterator[tuple[Simulator, EventLoopThread]]:
-    """A simulator on a real clock 50x fast, served from a thread of its own."""
-    runner = EventLoopThread(name="test-sim")
-
-    async def start() -> Simulator:
-        simulator = Simulator(seed=7, clock=SystemClock(speed=50, start=START))
-        await simulator.start()
-        return simulator
-
-    try:
-        simulator = runner.run(start)
-        try:
-            yield simulator, runner
-        finally:
-            runner.run(simulator.stop)
-    finally:
-        runner.close()
-
-
-def url_args(sim: Simulator) -> list[str]:
-    return ["--ws-url", sim.ws_url, "--login-url", sim.login_url]
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+def tsim(tsim: Simulator, sim_thread: EventLoopThread) -> tuple[Simulator, EventLoopThread]:
+    """The threaded simulator of tests/conftest.py, with the thread that serves it."""
+    return tsim, sim_thread
 
 
 def issued_ssids(sim: Simulator) -> list[str]:
     return list(sim.engine.accounts._ssids)
-
-
-def assert_clean_failure(result: Result, code: int, message: str) -> None:
-    assert result.exit_code == code, result.output
-    assert message in result.stderr
-    assert result.stderr.startswith("error: ")
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.output
 
 
 # -- help ------------------------------------------------------------------------------------
@@ -103,7 +61,7 @@ def test_login_with_the_embedded_simulator() -> None:
 
 def test_login_never_prints_the_ssid_unless_asked(tsim: tuple[Simulator, EventLoopThread]) -> None:
     sim, _ = tsim
-    args = ["login", *url_args(sim), "--email", "demo@example.com", "--password", "demo"]
+    args = ["login", *account(sim)]
     hidden = invoke(*args)
     assert hidden.exit_code == 0, hidden.output
     ssids = issued_ssids(sim)
@@ -194,8 +152,7 @@ def test_candles_show_table() -> None:
 @pytest.mark.parametrize("name", ["76", "EURUSD-OTC", "eurusd-otc", "front.EURUSD-OTC", " Front.eurusd-otc "])
 def test_asset_names_resolve_to_the_same_active(tsim: tuple[Simulator, EventLoopThread], name: str) -> None:
     sim, _ = tsim
-    args = [*url_args(sim), "--email", "demo@example.com", "--password", "demo"]
-    result = invoke("candles", "show", name, *args, "--count", "2", "--json")
+    result = invoke("candles", "show", name, *account(sim), "--count", "2", "--json")
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 2
 

@@ -7,61 +7,31 @@ import csv
 import io
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from typer.testing import CliRunner, Result
+from cli_helpers import account, assert_clean_failure, invoke
 
 from iqwire.bot import Context, Strategy
 from iqwire.bot.live import run_live
 from iqwire.bot.records import RunState
 from iqwire.bot.report import TRADE_COLUMNS
-from iqwire.cli import app, bot_cmd
+from iqwire.cli import bot_cmd
 from iqwire.client import Client as AsyncClient
 from iqwire.demo import DemoStrategy as MeanReversion
 from iqwire.models import BalanceType, Candle
-from iqwire.sim import AccountConfig, ManualClock, SimConfig, Simulator, SystemClock
+from iqwire.sim import AccountConfig, ManualClock, SimConfig, Simulator
 from iqwire.sim.prices import PriceModel
 from iqwire.store.candles import CandleStore
-from iqwire.sync import EventLoopThread
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "mean_reversion.py")
-ENV_NAMES = ("IQWIRE_EMAIL", "IQWIRE_PASSWORD", "IQWIRE_SSID", "IQWIRE_WS_URL", "IQWIRE_LOGIN_URL")
 #: 2026-02-10 00:00 UTC.
 DAY0 = 1_770_681_600
 #: A Thursday, 2026-02-12 12:25 UTC.
 START = 1_770_899_100
 SUMMARY = re.compile(r"^(\d+) trades \(\d+W/\d+L/\d+E\), win rate .*, refused \d+$", re.M)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No IQWIRE_* from the outside: no test may reach the real platform."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def tsim() -> Iterator[Simulator]:
-    """A simulator on a real clock 50x fast, served from a thread of its own."""
-    runner = EventLoopThread(name="test-sim")
-
-    async def start() -> Simulator:
-        simulator = Simulator(seed=7, clock=SystemClock(speed=50, start=START))
-        await simulator.start()
-        return simulator
-
-    try:
-        simulator = runner.run(start)
-        try:
-            yield simulator
-        finally:
-            runner.run(simulator.stop)
-    finally:
-        runner.close()
 
 
 @pytest.fixture(scope="module")
@@ -71,31 +41,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with CandleStore(path) as candles:
         candles.write(PriceModel(3).candles(76, 5, DAY0, DAY0 + 2 * 86_400))
     return path
-
-
-def account(sim: Simulator) -> list[str]:
-    return [
-        "--ws-url",
-        sim.ws_url,
-        "--login-url",
-        sim.login_url,
-        "--email",
-        "demo@example.com",
-        "--password",
-        "demo",
-    ]
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-
-def assert_clean_failure(result: Result, code: int, message: str) -> None:
-    assert result.exit_code == code, result.output
-    assert message in result.stderr, result.stderr
-    assert result.stderr.startswith("error: ")
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.output
 
 
 def summary_trades(stdout: str) -> int:

@@ -7,73 +7,17 @@ The embedded simulator (``--sim``) is sped up with ``IQWIRE_SIM_SPEED=50`` (the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from cli_helpers import account, assert_clean_failure, invoke
 
-from iqwire.cli import app, trade_cmd
+from iqwire.cli import common
 from iqwire.models import BalanceType
-from iqwire.sim import Simulator, SystemClock
-from iqwire.sync import Client, EventLoopThread
+from iqwire.sim import Simulator
+from iqwire.sync import Client
 
-#: A Thursday, 2026-02-12 12:25 UTC.
-START = 1_770_899_100
-ENV_NAMES = ("IQWIRE_EMAIL", "IQWIRE_PASSWORD", "IQWIRE_SSID", "IQWIRE_WS_URL", "IQWIRE_LOGIN_URL")
-FAST = {trade_cmd.SIM_SPEED_ENV: "50"}
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No IQWIRE_* from the outside: no test may reach the real platform."""
-    for name in (*ENV_NAMES, trade_cmd.SIM_SPEED_ENV):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def tsim() -> Iterator[Simulator]:
-    """A simulator on a real clock 50x fast, served from a thread of its own."""
-    runner = EventLoopThread(name="test-sim")
-
-    async def start() -> Simulator:
-        simulator = Simulator(seed=7, clock=SystemClock(speed=50, start=START))
-        await simulator.start()
-        return simulator
-
-    try:
-        simulator = runner.run(start)
-        try:
-            yield simulator
-        finally:
-            runner.run(simulator.stop)
-    finally:
-        runner.close()
-
-
-def account(sim: Simulator) -> list[str]:
-    return [
-        "--ws-url",
-        sim.ws_url,
-        "--login-url",
-        sim.login_url,
-        "--email",
-        "demo@example.com",
-        "--password",
-        "demo",
-    ]
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-
-
-def assert_clean_failure(result: Result, code: int, message: str) -> None:
-    assert result.exit_code == code, result.output
-    assert message in result.stderr
-    assert result.stderr.startswith("error: ")
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.output
+FAST = {common.SIM_SPEED_ENV: "50"}
 
 
 def balance_of(sim: Simulator, kind: BalanceType) -> float:
@@ -162,7 +106,7 @@ class _SpyClient(Client):
 def test_the_client_allows_real_money_only_with_real(
     tsim: Simulator, monkeypatch: pytest.MonkeyPatch, flags: list[str], allowed: bool
 ) -> None:
-    monkeypatch.setattr(trade_cmd, "Client", _SpyClient)
+    monkeypatch.setattr(common, "Client", _SpyClient)
     monkeypatch.setattr(_SpyClient, "created", [])
     result = invoke("trade", "EURUSD-OTC", "call", "1", "-e", "5", *flags, *account(tsim))
     assert result.exit_code == 0, result.output

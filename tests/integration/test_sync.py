@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,10 @@ from iqwire.client import Client as AsyncClient
 from iqwire.client import ConnectionState
 from iqwire.errors import AuthError, ConnectionLost, ServerError
 from iqwire.models import Active, BalanceType, Candle
-from iqwire.sim import Simulator, SystemClock
+from iqwire.sim import Simulator
 from iqwire.sync import Client, EventLoopThread, SyncStream, SyncTrade
 
-#: The conftest's START: a Thursday mid-session, every default active open.
+#: tests/conftest.py's START: a Thursday mid-session, every default active open.
 START = 1_770_899_100
 DEMO_USER_ID = 141_527_657
 
@@ -44,22 +44,9 @@ class ThreadedSim:
 
 
 @pytest.fixture
-def tsim() -> Iterator[ThreadedSim]:
-    runner = EventLoopThread(name="test-sim")
-
-    async def start() -> Simulator:
-        simulator = Simulator(seed=7, clock=SystemClock(speed=50, start=START))
-        await simulator.start()
-        return simulator
-
-    try:
-        simulator = runner.run(start)
-        try:
-            yield ThreadedSim(simulator, runner)
-        finally:
-            runner.run(simulator.stop)
-    finally:
-        runner.close()
+def tsim(tsim: Simulator, sim_thread: EventLoopThread) -> ThreadedSim:
+    """The threaded simulator of tests/conftest.py, with the thread that serves it."""
+    return ThreadedSim(tsim, sim_thread)
 
 
 def make_client(sim: Simulator, password: str | None = None) -> Client:

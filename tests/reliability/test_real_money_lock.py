@@ -11,7 +11,6 @@ no position was opened on it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,10 +23,9 @@ from iqwire.cli import app
 from iqwire.client import Client
 from iqwire.errors import RealMoneyLocked
 from iqwire.models import BalanceType, Candle
-from iqwire.sim import Simulator, SystemClock
+from iqwire.sim import Simulator
 
 REAL_ID = 1_090_667_706
-START = 1_770_899_100
 
 
 def _untouched(sim: Simulator) -> None:
@@ -115,26 +113,6 @@ async def test_a_bot_on_the_real_balance_is_locked(sim: Simulator, client: Clien
     assert result.state.closed == [] and result.state.open_trades == {}
     assert sum(result.state.refusals.values()) > 0
     _untouched(sim)
-
-
-@pytest.fixture
-def tsim() -> Iterator[Simulator]:
-    """A simulator on a real clock, served from a thread (the sync facade and the CLI block)."""
-    runner = sync.EventLoopThread(name="real-money-sim")
-
-    async def start() -> Simulator:
-        simulator = Simulator(seed=7, clock=SystemClock(speed=50, start=START))
-        await simulator.start()
-        return simulator
-
-    try:
-        simulator = runner.run(start)
-        try:
-            yield simulator
-        finally:
-            runner.run(simulator.stop)
-    finally:
-        runner.close()
 
 
 def test_the_sync_facade_is_locked(tsim: Simulator) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
@@ -48,7 +48,11 @@ class BacktestBroker:
         self.time = 0.0
         self._ends: dict[int, list[int]] = {}
         self._closes: dict[int, list[float]] = {}
+        # (ends, closes) per active: the same lists as above, found with one lookup.
+        self._books: dict[int, tuple[list[int], list[float]]] = {}
         self._open: list[_Open] = []
+        #: The earliest expiry among the open trades (inf when none): ``due`` is a no-op before it.
+        self.next_expiry = math.inf
         self._next_id = 1
 
     def now(self) -> float:
@@ -65,14 +69,19 @@ class BacktestBroker:
         active_id = candle.active_id
         if active_id is None:
             return
-        ends = self._ends.setdefault(active_id, [])
-        closes = self._closes.setdefault(active_id, [])
-        # Several sizes end at the same instant: keep one price per instant, the finest.
-        if ends and ends[-1] == candle.end:
+        book = self._books.get(active_id)
+        if book is None:
+            book = self._books[active_id] = (
+                self._ends.setdefault(active_id, []),
+                self._closes.setdefault(active_id, []),
+            )
+        ends, closes = book
+        end = candle.end
+        # Several sizes end at the same instant: keep one price per instant, the finest
+        # (and never go back in time).
+        if ends and end <= ends[-1]:
             return
-        if ends and candle.end < ends[-1]:
-            return
-        ends.append(candle.end)
+        ends.append(end)
         closes.append(candle.close)
 
     def price_at(self, active_id: int, t: float) -> float | None:
@@ -103,16 +112,22 @@ class BacktestBroker:
             open_price=price,
         )
         self._next_id += 1
-        self._open.append(_Open(trade, math.floor(self.time) + expiration, self.payout(active_id), self.time))
+        expires = math.floor(self.time) + expiration
+        self._open.append(_Open(trade, expires, self.payout(active_id), self.time))
+        if expires < self.next_expiry:
+            self.next_expiry = expires
         return trade
 
     def due(self, now: float) -> list[TradeRecord]:
         """Settle every trade that expired at or before ``now``, in expiry order."""
+        if now < self.next_expiry:
+            return []
         ready = sorted((o for o in self._open if o.expires <= now), key=lambda o: (o.expires, o.trade.id))
         records = []
         for item in ready:
             self._open.remove(item)
             records.append(self._settle(item))
+        self.next_expiry = min((o.expires for o in self._open), default=math.inf)
         return records
 
     def _settle(self, item: _Open) -> TradeRecord:
@@ -186,13 +201,20 @@ async def run_backtest(
     await runner.start()
     count = 0
     # Merge by close time; at equal times the finer size first (it is the price source).
-    for candle in heapq.merge(*series, key=lambda c: (c.end, c.size or 0)):
-        broker.time = float(candle.end)
-        broker.observe(candle)
-        for record in broker.due(broker.time):
-            await runner.trade_closed(record)
-        state.server_time = broker.time
-        await runner.candle(candle)
+    # One series is already in that order.
+    candles: Iterable[Candle] = (
+        series[0] if len(series) == 1 else heapq.merge(*series, key=lambda c: (c.end, c.size or 0))
+    )
+    observe = broker.observe
+    runner_candle = runner.candle
+    for candle in candles:
+        now = broker.time = float(candle.end)
+        observe(candle)
+        if now >= broker.next_expiry:
+            for record in broker.due(now):
+                await runner.trade_closed(record)
+        state.server_time = now
+        await runner_candle(candle)
         count += 1
     for record in broker.due(broker.time):
         await runner.trade_closed(record)

@@ -46,6 +46,9 @@ class Context:
 
     def __init__(self, runner: BotRunner) -> None:
         self._runner = runner
+        # The last window asked for: strategies ask for the same one on every candle
+        # (names resolve once and windows are never dropped, so it cannot go stale).
+        self._last_window: tuple[str | int, int, CandleWindow] | None = None
 
     @property
     def now(self) -> float:
@@ -59,7 +62,12 @@ class Context:
 
     def window(self, active: str | int, size: int) -> CandleWindow:
         """The rolling window of closed candles (and the forming one) of an active and size."""
-        return self._runner.window(self._runner.resolve(active), size)
+        last = self._last_window
+        if last is not None and last[1] == size and last[0] == active and type(last[0]) is type(active):
+            return last[2]
+        window = self._runner.window(self._runner.resolve(active), size)
+        self._last_window = (active, size, window)
+        return window
 
     def payout(self, active: str | int) -> float:
         """The active's current payout in percent (100 − commission)."""

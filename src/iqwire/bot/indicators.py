@@ -410,26 +410,34 @@ class CandleWindow:
 
     def update(self, candle: Candle) -> bool:
         """Take a candle; return ``True`` when at least one candle closed."""
-        if candle.size is not None and candle.size != self.size:
+        size = candle.size
+        if size is not None and size != self.size:
             return False
-        if candle.active_id is not None:
-            if self.active_id is None:
-                self.active_id = candle.active_id
-            elif candle.active_id != self.active_id:
+        active_id = candle.active_id
+        if active_id is not None and active_id != self.active_id:
+            if self.active_id is not None:
                 return False
-        last = self._candles[-1] if self._candles else None
-        if last is not None and candle.start <= last.start:
+            self.active_id = active_id
+        start = candle.start
+        candles = self._candles
+        if candles and start <= candles[-1].start:
             return False  # already closed (a late duplicate) or out of order
         forming = self._forming
         closed = False
         if forming is not None:
-            if candle.start < forming.start:
+            if start < forming.start:
                 return False
-            if candle.start > forming.start:
+            if start > forming.start:
                 self._commit(forming)
                 closed = True
-        if candle.is_closed:
-            self._commit(candle)
+        at = candle.at
+        if at is None or at >= candle.end * 1_000_000_000:  # candle.is_closed, inlined
+            # self._commit(candle), inlined: a closed candle is the backtest's every candle.
+            candles.append(candle)
+            close = candle.close
+            self._closes.append(close)
+            for indicator in self._indicators.values():
+                indicator.update(close)
             self._forming = None
             return True
         self._forming = candle
@@ -437,9 +445,10 @@ class CandleWindow:
 
     def _commit(self, candle: Candle) -> None:
         self._candles.append(candle)
-        self._closes.append(candle.close)
+        close = candle.close
+        self._closes.append(close)
         for indicator in self._indicators.values():
-            indicator.update(candle.close)
+            indicator.update(close)
 
     def closes(self, n: int | None = None, *, include_forming: bool = False) -> npt.NDArray[np.float64]:
         """The last ``n`` closes (all when ``None``), oldest first; fewer when the window is shorter."""

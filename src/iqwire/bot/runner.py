@@ -8,6 +8,7 @@ every buy, records trades, and calls the strategy.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from iqwire.bot.context import Broker, Context
@@ -46,6 +47,9 @@ class BotRunner:
         self._emit = emit
         self._window_size = window_size
         self._windows: dict[tuple[int, int], CandleWindow] = {}
+        # The last (active, size) a candle came for, its window and price series:
+        # a run sees the same one candle after candle.
+        self._route: tuple[int, int, CandleWindow, deque[float]] | None = None
         self._current_active: int | None = None
         self.ctx = Context(self)
         self.errors = 0
@@ -89,14 +93,24 @@ class BotRunner:
         size = candle.size
         if active_id is None or size is None:
             return
-        self.state.server_time = max(self.state.server_time, self.broker.now())
-        self.state.record_price(active_id, candle.close)
-        window = self.window(active_id, size)
+        state = self.state
+        now = self.broker.now()
+        if now > state.server_time:
+            state.server_time = now
+        route = self._route
+        if route is None or route[0] != active_id or route[1] != size:
+            state.record_price(active_id, candle.close)
+            route = self._route = (active_id, size, self.window(active_id, size), state.prices[active_id])
+        else:
+            route[3].append(candle.close)  # state.record_price, its series already known
+        window = route[2]
         closed = window.update(candle)
         self._current_active = active_id
-        if closed and window.last is not None:
-            await self.strategy.on_candle(self.ctx, window.last)
-        if window.forming is not None and window.forming is candle:
+        if closed:
+            last = window.last
+            if last is not None:
+                await self.strategy.on_candle(self.ctx, last)
+        if window.forming is candle:
             await self.strategy.on_tick(self.ctx, candle)
 
     async def mood(self, mood: TradersMood) -> None:

@@ -53,13 +53,14 @@ from iqwire.cli.common import (
     EmailOpt,
     LoginUrlOpt,
     PasswordOpt,
+    RealOpt,
     WsUrlOpt,
     cli_errors,
     fail,
     stderr_console,
     stdout_console,
 )
-from iqwire.cli.trade_cmd import EXIT_INTERRUPTED, BalanceChoice, RealOpt, check_real_money, print_wide
+from iqwire.cli.trade_cmd import EXIT_INTERRUPTED, BalanceChoice, check_real_money, print_wide
 from iqwire.client import Client as AsyncClient
 from iqwire.sim import Simulator
 from iqwire.store.candles import CandleStore

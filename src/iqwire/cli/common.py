@@ -13,19 +13,22 @@ from rich.console import Console
 from rich.markup import escape
 
 from iqwire.errors import IqwireError
-from iqwire.sim import Simulator, SystemClock
+from iqwire.sim import Simulator
 from iqwire.sim.actives import find_active
 from iqwire.sync import Client, EventLoopThread
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_USAGE",
+    "SIM_SPEED_ENV",
     "ConnectionOptions",
     "EmailOpt",
     "LoginUrlOpt",
     "PasswordOpt",
+    "RealOpt",
     "ResolvedActive",
     "SimOpt",
+    "SimSpeedOpt",
     "UnknownAsset",
     "WsUrlOpt",
     "cli_errors",
@@ -40,6 +43,8 @@ __all__ = [
 EXIT_ERROR = 1
 #: A usage error: a bad option value or an unknown asset.
 EXIT_USAGE = 2
+#: The environment variable of the hidden ``--sim-speed`` option.
+SIM_SPEED_ENV = "IQWIRE_SIM_SPEED"
 
 _CONNECTION = "Connection"
 
@@ -85,6 +90,23 @@ PasswordOpt = Annotated[
         help="Account password (default: $IQWIRE_PASSWORD); $IQWIRE_SSID may replace both.",
         show_default=False,
         rich_help_panel=_CONNECTION,
+    ),
+]
+SimSpeedOpt = Annotated[
+    float,
+    typer.Option(
+        "--sim-speed",
+        envvar=SIM_SPEED_ENV,
+        min=0.001,
+        hidden=True,
+        help="With --sim: simulated seconds per real second.",
+    ),
+]
+RealOpt = Annotated[
+    bool,
+    typer.Option(
+        "--real",
+        help="Unlock real money: trading on --balance real needs this flag as well.",
     ),
 ]
 
@@ -141,37 +163,46 @@ def cli_errors() -> Iterator[None]:
         fail(f"{type(exc).__name__}: {exc}", EXIT_ERROR)
 
 
-async def _start_simulator() -> Simulator:
-    simulator = Simulator(clock=SystemClock())
+async def _start_simulator(speed: float) -> Simulator:
+    simulator = Simulator(speed=speed)
     await simulator.start()
     return simulator
 
 
 @contextlib.contextmanager
-def open_client(options: ConnectionOptions) -> Iterator[Client]:
+def open_client(
+    options: ConnectionOptions, *, allow_real_money: bool = False, sim_speed: float = 1.0
+) -> Iterator[Client]:
     """A connected :class:`iqwire.sync.Client`, closed (with its embedded simulator) at the end.
 
-    With ``--sim`` a simulator on the real clock starts on 127.0.0.1 in a thread of
-    its own, and the client logs in with its demo account unless ``--email`` /
-    ``--password`` say otherwise; the ``IQWIRE_*`` environment is then ignored.
+    With ``--sim`` a simulator on the real clock (``sim_speed`` times as fast) starts on
+    127.0.0.1 in a thread of its own, and the client logs in with its demo account unless
+    ``--email`` / ``--password`` say otherwise; the ``IQWIRE_*`` environment is then ignored.
     Without it, unset options fall back to the environment (``iqwire.client.Client``
     reads it).
+
+    ``allow_real_money`` is passed to the client as is: give it ``True`` only for ``--real``.
     """
     with contextlib.ExitStack() as stack:
         if options.sim:
             runner = EventLoopThread(name="iqwire-embedded-sim")
             stack.callback(runner.close)
-            simulator = runner.run(_start_simulator)
+            simulator = runner.run(_start_simulator, sim_speed)
             stack.callback(runner.run, simulator.stop)
             client = Client(
                 options.email if options.email is not None else simulator.credentials.email,
                 options.password if options.password is not None else simulator.credentials.password,
                 ws_url=simulator.ws_url,
                 login_url=simulator.login_url,
+                allow_real_money=allow_real_money,
             )
         else:
             client = Client(
-                options.email, options.password, ws_url=options.ws_url, login_url=options.login_url
+                options.email,
+                options.password,
+                ws_url=options.ws_url,
+                login_url=options.login_url,
+                allow_real_money=allow_real_money,
             )
         yield stack.enter_context(client)
 

@@ -15,7 +15,6 @@ import contextlib
 import enum
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -28,24 +27,27 @@ from rich.table import Table
 from rich.text import Text
 
 from iqwire.cli.common import (
+    SIM_SPEED_ENV,
     ConnectionOptions,
     EmailOpt,
     LoginUrlOpt,
     PasswordOpt,
+    RealOpt,
     ResolvedActive,
     SimOpt,
+    SimSpeedOpt,
     WsUrlOpt,
     cli_errors,
     fail,
+    open_client,
     resolve_active,
     stderr_console,
     stdout_console,
 )
 from iqwire.errors import ConnectionLost, RealMoneyLocked
 from iqwire.models import Balance, BalanceType, Position
-from iqwire.sim import Simulator
 from iqwire.sim.actives import find_active
-from iqwire.sync import Client, EventLoopThread, SyncTrade
+from iqwire.sync import Client, SyncTrade
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -56,14 +58,11 @@ __all__ = [
     "SimSpeedOpt",
     "check_real_money",
     "history",
-    "open_trading_client",
     "positions",
     "print_wide",
     "trade",
 ]
 
-#: The environment variable of the hidden ``--sim-speed`` option.
-SIM_SPEED_ENV = "IQWIRE_SIM_SPEED"
 #: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
 
@@ -88,21 +87,10 @@ class BalanceChoice(enum.StrEnum):
         return BalanceType[self.name]
 
 
-SimSpeedOpt = Annotated[
-    float,
+BalanceFilterOpt = Annotated[
+    BalanceChoice | None,
     typer.Option(
-        "--sim-speed",
-        envvar=SIM_SPEED_ENV,
-        min=0.001,
-        hidden=True,
-        help="With --sim: simulated seconds per real second.",
-    ),
-]
-RealOpt = Annotated[
-    bool,
-    typer.Option(
-        "--real",
-        help="Unlock real money: trading on --balance real needs this flag as well.",
+        case_sensitive=False, help="Only this balance (default: every balance).", show_default=False
     ),
 ]
 
@@ -118,44 +106,6 @@ def check_real_money(balance: BalanceChoice, real: bool) -> None:
             "refusing to trade on the REAL balance without --real: "
             "add --real to confirm that real money may be used (nothing was sent)"
         )
-
-
-async def _start_simulator(speed: float) -> Simulator:
-    simulator = Simulator(speed=speed)
-    await simulator.start()
-    return simulator
-
-
-@contextlib.contextmanager
-def open_trading_client(
-    options: ConnectionOptions, *, allow_real_money: bool = False, sim_speed: float = 1.0
-) -> Iterator[Client]:
-    """Like :func:`iqwire.cli.common.open_client`, with the real-money switch and a simulator speed.
-
-    ``allow_real_money`` is passed to the client as is: give it ``True`` only for ``--real``.
-    """
-    with contextlib.ExitStack() as stack:
-        if options.sim:
-            runner = EventLoopThread(name="iqwire-embedded-sim")
-            stack.callback(runner.close)
-            simulator = runner.run(_start_simulator, sim_speed)
-            stack.callback(runner.run, simulator.stop)
-            client = Client(
-                options.email if options.email is not None else simulator.credentials.email,
-                options.password if options.password is not None else simulator.credentials.password,
-                ws_url=simulator.ws_url,
-                login_url=simulator.login_url,
-                allow_real_money=allow_real_money,
-            )
-        else:
-            client = Client(
-                options.email,
-                options.password,
-                ws_url=options.ws_url,
-                login_url=options.login_url,
-                allow_real_money=allow_real_money,
-            )
-        yield stack.enter_context(client)
 
 
 # -- formatting -------------------------------------------------------------------------------------
@@ -231,12 +181,15 @@ def _balance_types(balances: list[Balance]) -> dict[int, str]:
     return {balance.id: balance.type.name for balance in balances}
 
 
-def _balance_id(balances: list[Balance], choice: BalanceChoice) -> int:
+def _balance_id(balances: list[Balance], choice: BalanceChoice | None) -> int | None:
+    """The id of the chosen balance (``None`` for every balance); exits 1 when the account has none."""
+    if choice is None:
+        return None
     wanted = choice.balance_type
     for balance in balances:
         if balance.type == wanted:
             return balance.id
-    raise LookupError(f"the account has no {wanted.name} balance")
+    fail(f"the account has no {wanted.name} balance")
 
 
 # -- iqwire trade -----------------------------------------------------------------------------------
@@ -362,7 +315,7 @@ def trade(
     console = stdout_console()
     with cli_errors():
         check_real_money(balance, real)
-        with open_trading_client(options, allow_real_money=real, sim_speed=sim_speed) as client:
+        with open_client(options, allow_real_money=real, sim_speed=sim_speed) as client:
             resolved = resolve_active(active, client)
             placed = client.buy_blitz(
                 resolved.id, direction.value, amount, expiration, balance=balance.balance_type
@@ -470,12 +423,7 @@ def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -
 
 
 def positions(
-    balance: Annotated[
-        BalanceChoice | None,
-        typer.Option(
-            case_sensitive=False, help="Only this balance (default: every balance).", show_default=False
-        ),
-    ] = None,
+    balance: BalanceFilterOpt = None,
     sim: SimOpt = False,
     ws_url: WsUrlOpt = None,
     login_url: LoginUrlOpt = None,
@@ -484,10 +432,9 @@ def positions(
 ) -> None:
     """Show the open positions as a table."""
     options = ConnectionOptions(sim, ws_url, login_url, email, password)
-    with cli_errors(), open_trading_client(options) as client:
+    with cli_errors(), open_client(options) as client:
         balances = client.get_balances()
-        balance_id = None if balance is None else _lookup_balance(balances, balance)
-        rows = client.get_positions(balance_id)
+        rows = client.get_positions(_balance_id(balances, balance))
         print_wide(
             stdout_console(),
             _positions_table(rows, _Names(client), _balance_types(balances), client.server_time()),
@@ -496,12 +443,7 @@ def positions(
 
 def history(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many closed positions.")] = 30,
-    balance: Annotated[
-        BalanceChoice | None,
-        typer.Option(
-            case_sensitive=False, help="Only this balance (default: every balance).", show_default=False
-        ),
-    ] = None,
+    balance: BalanceFilterOpt = None,
     sim: SimOpt = False,
     ws_url: WsUrlOpt = None,
     login_url: LoginUrlOpt = None,
@@ -510,18 +452,10 @@ def history(
 ) -> None:
     """Show the most recent closed positions as a table, with their total P&L."""
     options = ConnectionOptions(sim, ws_url, login_url, email, password)
-    with cli_errors(), open_trading_client(options) as client:
+    with cli_errors(), open_client(options) as client:
         balances = client.get_balances()
-        balance_id = None if balance is None else _lookup_balance(balances, balance)
-        rows = client.get_history_positions(balance_id, limit=limit)
+        rows = client.get_history_positions(_balance_id(balances, balance), limit=limit)
         console = stdout_console()
         print_wide(console, _history_table(rows, _Names(client), _balance_types(balances)))
         total = math.fsum(p.pnl or 0.0 for p in rows)
         console.print(f"{len(rows)} positions, P&L {total:+,.2f}", soft_wrap=True)
-
-
-def _lookup_balance(balances: list[Balance], choice: BalanceChoice) -> int:
-    try:
-        return _balance_id(balances, choice)
-    except LookupError as exc:
-        fail(str(exc))

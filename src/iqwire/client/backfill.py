@@ -73,32 +73,53 @@ class CandleStream(Stream[Candle]):
         if held is not None:
             held.append(item)
             return
-        self._deliver(item)
+        # _deliver, with its most common case (another version of the newest candle)
+        # and Stream.put's (room in the queue) inlined: this runs once per push.
+        active_id = item.active_id
+        size = item.size
+        if active_id is not None and size is not None:
+            key = (active_id, size)
+            last = self._last.get(key)
+            if last is not None and item.id == last.id:
+                self._last[key] = item
+            else:
+                self._track(key, last, item)
+        items = self._items
+        if len(items) >= self._maxsize:
+            super().put(item)
+            return
+        items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _deliver(self, item: Candle) -> None:
         if item.active_id is not None and item.size is not None:
             key = (item.active_id, item.size)
-            last = self._last.get(key)
-            if last is None or item.id >= last.id:
-                if last is not None and item.id > last.id:
-                    # Candles whose complete version has not come (yet): a push reordered
-                    # behind this one, or lost with its connection. Their starts, by id.
-                    missing = {} if last.is_closed else {last.id: last.start}
-                    skipped = item.id - last.id - 1
-                    if 0 < skipped <= MAX_UNFINISHED:  # a longer jump is a market closure
-                        size = key[1]
-                        missing.update(
-                            (i, item.start - (item.id - i) * size) for i in range(last.id + 1, item.id)
-                        )
-                    if missing:
-                        unfinished = self._unfinished.setdefault(key, {})
-                        unfinished.update(missing)
-                        while len(unfinished) > MAX_UNFINISHED:
-                            del unfinished[min(unfinished)]
-                self._last[key] = item
-            elif item.is_closed and key in self._unfinished:
-                self._unfinished[key].pop(item.id, None)
+            self._track(key, self._last.get(key), item)
         super().put(item)
+
+    def _track(self, key: tuple[int, int], last: Candle | None, item: Candle) -> None:
+        """Remember ``item`` as the newest candle of ``key`` (``last`` is the one before)."""
+        if last is None or item.id >= last.id:
+            if last is not None and item.id > last.id:
+                # Candles whose complete version has not come (yet): a push reordered
+                # behind this one, or lost with its connection. Their starts, by id.
+                missing = {} if last.is_closed else {last.id: last.start}
+                skipped = item.id - last.id - 1
+                if 0 < skipped <= MAX_UNFINISHED:  # a longer jump is a market closure
+                    size = key[1]
+                    missing.update(
+                        (i, item.start - (item.id - i) * size) for i in range(last.id + 1, item.id)
+                    )
+                if missing:
+                    unfinished = self._unfinished.setdefault(key, {})
+                    unfinished.update(missing)
+                    while len(unfinished) > MAX_UNFINISHED:
+                        del unfinished[min(unfinished)]
+            self._last[key] = item
+        elif item.is_closed and key in self._unfinished:
+            self._unfinished[key].pop(item.id, None)
 
     @property
     def holding(self) -> bool:

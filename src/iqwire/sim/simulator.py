@@ -6,11 +6,8 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
-from aiohttp import web
-
+from iqwire._aiohttp_server import AiohttpServer
 from iqwire.models import Balance, Position
 from iqwire.sim.clock import Clock, ManualClock, SystemClock
 from iqwire.sim.config import DEMO_EMAIL, SimConfig
@@ -33,7 +30,7 @@ class Credentials:
         return f"Credentials(email={self.email!r}, password='***')"
 
 
-class Simulator:
+class Simulator(AiohttpServer):
     """A local IQ Option server on a free port.
 
     Args:
@@ -62,25 +59,16 @@ class Simulator:
         self.seed = seed
         self.clock: Clock = clock if clock is not None else SystemClock(speed=speed)
         self.config = config or SimConfig()
-        self.host = host
-        self._requested_port = port
         self.engine = Engine(seed, self.config, self.clock.now())
         self.server = SimServer(self.engine, self.clock.now)
-        self._runner: web.AppRunner | None = None
+        super().__init__(self.server.app, host, port)
         self._ticker: asyncio.Task[None] | None = None
-        self.port = port
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen and, on a real clock, start moving time."""
-        self._runner = web.AppRunner(self.server.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
-        await site.start()
-        addresses = self._runner.addresses
-        if addresses:
-            self.port = int(addresses[0][1])
+        await super().start()
         if not isinstance(self.clock, ManualClock):
             self._ticker = asyncio.create_task(self._tick())
         log.info("simulator listening on %s (seed=%s)", self.ws_url, self.seed)
@@ -93,18 +81,7 @@ class Simulator:
                 await self._ticker
             self._ticker = None
         await self.server.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        await super().stop()
 
     async def _tick(self) -> None:
         speed = getattr(self.clock, "speed", 1.0)
@@ -116,22 +93,7 @@ class Simulator:
             except Exception:  # the server must outlive a bug in one step
                 log.exception("simulator step failed (seed=%s)", self.seed)
 
-    # -- addresses -----------------------------------------------------------------------
-
-    @property
-    def http_url(self) -> str:
-        """Base HTTP URL, for clients that append ``/v2/login``."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        """The WebSocket URL (``/echo/websocket``, as on the real platform)."""
-        return f"ws://{self.host}:{self.port}/echo/websocket"
-
-    @property
-    def login_url(self) -> str:
-        """The HTTP login endpoint."""
-        return f"{self.http_url}/api/v2/login"
+    # -- addresses (http_url, ws_url, login_url: AiohttpServer's) -------------------------------
 
     @property
     def credentials(self) -> Credentials:

@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import itertools
 import logging
@@ -280,6 +281,30 @@ def _missing_extra(module: str, extra: str) -> ImportError:
     return ImportError(f"this needs {module}: pip install 'iqwire[{extra}]' (or pip install {module})")
 
 
+@contextlib.contextmanager
+def _needs(module: str, extra: str) -> Iterator[None]:
+    """Turn a failed import of ``module`` into an ImportError that names the extra to install."""
+    try:
+        yield
+    except ImportError:
+        raise _missing_extra(module, extra) from None
+
+
+def _through_arrow(engine: Engine) -> bool:
+    """Whether a DataFrame read goes through :meth:`CandleStore.to_arrow` (pyarrow installed).
+
+    Raises:
+        ImportError: ``engine="adbc"`` without pyarrow.
+    """
+    if engine == "sqlite3":
+        return False
+    if _installed("pyarrow"):
+        return True
+    if engine == "adbc":
+        raise _missing_extra("pyarrow", "parquet")
+    return False
+
+
 def _where(
     active_id: int | None, size: int | None, start: int | None, end: int | None
 ) -> tuple[str, list[int]]:
@@ -379,6 +404,17 @@ class CandleStore:
 
     def _transaction(self) -> CandleStore._Transaction:
         return CandleStore._Transaction(self)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one read transaction: one snapshot for several queries."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
 
     # -- writing ------------------------------------------------------------------------
 
@@ -597,24 +633,17 @@ class CandleStore:
         leading and trailing runs included.
         """
         where, params = _where(active_id, size, start, end)
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN")  # one snapshot for both queries
-            try:
-                count, first, last = db.execute(
-                    f'SELECT count(*), min("from"), max("from") FROM candles{where}', params
-                ).fetchone()
-                inner: list[tuple[int, int]] = []
-                if count and (int(last) - int(first)) // size + 1 != count:
-                    # Only the "from" column, straight into numpy; the gaps are where it jumps.
-                    cursor = db.execute(f'SELECT "from" FROM candles{where} ORDER BY "from"', params)
-                    starts = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64, count=count)
-                    jumps = np.flatnonzero(np.diff(starts) > size)
-                    inner = list(
-                        zip((starts[jumps] + size).tolist(), starts[jumps + 1].tolist(), strict=True)
-                    )
-            finally:
-                db.execute("COMMIT")
+        with self._snapshot() as db:  # one snapshot for both queries
+            count, first, last = db.execute(
+                f'SELECT count(*), min("from"), max("from") FROM candles{where}', params
+            ).fetchone()
+            inner: list[tuple[int, int]] = []
+            if count and (int(last) - int(first)) // size + 1 != count:
+                # Only the "from" column, straight into numpy; the gaps are where it jumps.
+                cursor = db.execute(f'SELECT "from" FROM candles{where} ORDER BY "from"', params)
+                starts = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64, count=count)
+                jumps = np.flatnonzero(np.diff(starts) > size)
+                inner = list(zip((starts[jumps] + size).tolist(), starts[jumps + 1].tolist(), strict=True))
         runs: list[tuple[int, int]] = []
         if not count:
             if start is not None and end is not None and start < end:
@@ -647,24 +676,19 @@ class CandleStore:
     ) -> dict[str, np.ndarray[Any, Any]]:
         """Every column as a numpy array (floats NaN where NULL, ``at`` -1 where NULL)."""
         where, params = _where(active_id, size, start, end)
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN")  # one snapshot for the count and the rows
-            try:
-                (count,) = db.execute(f"SELECT count(*) FROM candles{where}", params).fetchone()
-                columns = {name: np.empty(count, dtype=_NUMPY_DTYPE[name]) for name in COLUMNS}
-                cursor = db.execute(f'{_SELECT_NUMERIC}{where} ORDER BY active_id, size, "from"', params)
-                done = 0
-                while done < count:
-                    # A block of rows at a time, so only the final columns are ever whole; the
-                    # C iterator fills the block from the cursor: no Python loop per row.
-                    rows = min(_NUMPY_BLOCK, count - done)
-                    block = np.fromiter(itertools.islice(cursor, rows), dtype=_NUMPY_DTYPE, count=rows)
-                    for name in COLUMNS:
-                        columns[name][done : done + rows] = block[name]
-                    done += rows
-            finally:
-                db.execute("COMMIT")
+        with self._snapshot() as db:  # one snapshot for the count and the rows
+            (count,) = db.execute(f"SELECT count(*) FROM candles{where}", params).fetchone()
+            columns = {name: np.empty(count, dtype=_NUMPY_DTYPE[name]) for name in COLUMNS}
+            cursor = db.execute(f'{_SELECT_NUMERIC}{where} ORDER BY active_id, size, "from"', params)
+            done = 0
+            while done < count:
+                # A block of rows at a time, so only the final columns are ever whole; the
+                # C iterator fills the block from the cursor: no Python loop per row.
+                rows = min(_NUMPY_BLOCK, count - done)
+                block = np.fromiter(itertools.islice(cursor, rows), dtype=_NUMPY_DTYPE, count=rows)
+                for name in COLUMNS:
+                    columns[name][done : done + rows] = block[name]
+                done += rows
         for name in ("volume", "ask", "bid"):
             column = columns[name]
             column[np.isinf(column)] = np.nan
@@ -718,10 +742,8 @@ class CandleStore:
         Raises:
             ImportError: pyarrow is not installed (``pip install 'iqwire[parquet]'``).
         """
-        try:
+        with _needs("pyarrow", "parquet"):
             import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        except ImportError:
-            raise _missing_extra("pyarrow", "parquet") from None
         if engine != "sqlite3":
             table = self._adbc_table(active_id, size, start, end)
             if table is not None:
@@ -759,15 +781,10 @@ class CandleStore:
         Raises:
             ImportError: pandas is not installed (``pip install 'iqwire[pandas]'``).
         """
-        try:
+        with _needs("pandas", "pandas"):
             import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        except ImportError:
-            raise _missing_extra("pandas", "pandas") from None
-        if engine != "sqlite3":
-            if _installed("pyarrow"):
-                return _arrow_to_pandas(self.to_arrow(active_id, size, start, end, engine=engine), pd)
-            if engine == "adbc":
-                raise _missing_extra("pyarrow", "parquet")
+        if _through_arrow(engine):
+            return _arrow_to_pandas(self.to_arrow(active_id, size, start, end, engine=engine), pd)
         columns = self._numpy_columns(active_id, size, start, end)
         at = columns.pop("at")
         frame = pd.DataFrame(columns, copy=False)
@@ -788,17 +805,12 @@ class CandleStore:
         Raises:
             ImportError: polars is not installed (``pip install 'iqwire[polars]'``).
         """
-        try:
+        with _needs("polars", "polars"):
             import polars as pl  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        except ImportError:
-            raise _missing_extra("polars", "polars") from None
-        if engine != "sqlite3":
-            if _installed("pyarrow"):
-                result = pl.from_arrow(self.to_arrow(active_id, size, start, end, engine=engine))
-                assert isinstance(result, pl.DataFrame)
-                return result
-            if engine == "adbc":
-                raise _missing_extra("pyarrow", "parquet")
+        if _through_arrow(engine):
+            result = pl.from_arrow(self.to_arrow(active_id, size, start, end, engine=engine))
+            assert isinstance(result, pl.DataFrame)
+            return result
         columns = self._numpy_columns(active_id, size, start, end)
         series = []
         for name in COLUMNS:
@@ -846,27 +858,23 @@ class CandleStore:
             if fmt == "parquet":
                 raise _missing_extra("pyarrow", "parquet") from None
             return self._export_csv_stdlib(Path(out), active_id, size)
-        rows = 0
         schema = _arrow_schema(pa)
         if fmt == "parquet":
             import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-            with pq.ParquetWriter(str(out), schema) as parquet_writer:
-                for table in self.iter_arrow(active_id, size):
-                    parquet_writer.write_table(table)
-                    rows += table.num_rows
-                    if on_series is not None:
-                        on_series(table.num_rows)
-            return rows
-        import pyarrow.csv as pacsv  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            writer = pq.ParquetWriter(str(out), schema)
+        else:
+            import pyarrow.csv as pacsv  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-        try:  # plain header names, like the stdlib writer's (quoting_header needs pyarrow 15+)
-            options = pacsv.WriteOptions(quoting_header="none")
-        except TypeError:
-            options = pacsv.WriteOptions()
-        with pacsv.CSVWriter(str(out), schema, write_options=options) as csv_writer:
+            try:  # plain header names, like the stdlib writer's (quoting_header needs pyarrow 15+)
+                options = pacsv.WriteOptions(quoting_header="none")
+            except TypeError:
+                options = pacsv.WriteOptions()
+            writer = pacsv.CSVWriter(str(out), schema, write_options=options)
+        rows = 0
+        with writer:
             for table in self.iter_arrow(active_id, size):
-                csv_writer.write_table(table)
+                writer.write_table(table)
                 rows += table.num_rows
                 if on_series is not None:
                     on_series(table.num_rows)

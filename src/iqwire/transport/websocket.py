@@ -1,19 +1,39 @@
-"""The WebSocket transport on the ``websockets`` asyncio API: bytes in, bytes out."""
+"""The WebSocket transport on ``websockets``: bytes in, bytes out.
+
+:class:`WebSocketTransport` (the default) runs websockets' Sans-I/O protocol
+(:class:`websockets.client.ClientProtocol`) under a plain :class:`asyncio.Protocol`:
+each socket read is parsed at once and its frames reach the client's reader as one
+batch (:meth:`WebSocketTransport.recv_batch`), one task switch per burst instead of
+one per frame. It keeps what ``websockets.asyncio.client.connect`` gave: TLS
+verified by default, keepalive pings, the closing handshake, the frame size limit,
+the DEBUG frame log (with the SSID redacted), write flow control, and it stops
+reading the socket while the reader is :data:`HIGH_WATER` frames behind. Through a
+configured proxy it falls back to :class:`ConnectionTransport`, the asyncio client.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
 import re
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import State
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from iqwire.errors import ConnectionLost
 
-__all__ = ["DEFAULT_WS_URL", "WebSocketTransport"]
+__all__ = ["DEFAULT_WS_URL", "ConnectionTransport", "WebSocketTransport"]
+
+log = logging.getLogger("websockets.client")
 
 _SSID_VALUE = re.compile(r'("ssid"\s*:\s*")[^"\s]*("?)')
 
@@ -44,11 +64,19 @@ for _name in ("websockets.client", "websockets.protocol"):
 DEFAULT_WS_URL = "wss://ws.iqoption.com/echo/websocket"
 USER_AGENT = "iqwire/0.1 (+https://github.com/iqwire)"
 
+#: Seconds between keepalive pings, and to wait for each pong before failing the connection.
+PING_INTERVAL = PING_TIMEOUT = 20.0
+#: Seconds to wait for the server's side of the closing handshake.
+CLOSE_TIMEOUT = 10.0
+#: Frames buffered for the reader before the socket stops being read.
+HIGH_WATER = 4096
 
-class WebSocketTransport:
-    """One WebSocket connection. Frames go out as text and come in as bytes.
 
-    TLS certificates are verified unless an explicit ``ssl_context`` says otherwise.
+class ConnectionTransport:
+    """One WebSocket connection on ``websockets``' asyncio client (used through a proxy).
+
+    Frames go out as text and come in as bytes. TLS certificates are verified
+    unless an explicit ``ssl_context`` says otherwise.
     """
 
     def __init__(self, connection: ClientConnection) -> None:
@@ -62,7 +90,7 @@ class WebSocketTransport:
         ssl_context: ssl.SSLContext | None = None,
         open_timeout: float = 10.0,
         max_size: int = 16 * 1024 * 1024,
-    ) -> WebSocketTransport:
+    ) -> ConnectionTransport:
         """Connect.
 
         Raises:
@@ -74,8 +102,8 @@ class WebSocketTransport:
             "max_size": max_size,
             "compression": None,
             "user_agent_header": USER_AGENT,
-            "ping_interval": 20,
-            "ping_timeout": 20,
+            "ping_interval": PING_INTERVAL,
+            "ping_timeout": PING_TIMEOUT,
             "max_queue": 256,
         }
         if url.startswith("wss://"):
@@ -124,3 +152,319 @@ class WebSocketTransport:
     def closed(self) -> bool:
         """Whether the connection is no longer open."""
         return self._connection.state is websockets.protocol.State.CLOSED
+
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+_PONG = Opcode.PONG
+_OPEN = State.OPEN
+
+
+class _Reader(asyncio.Protocol):
+    """The socket's side: whole reads into websockets' parser, whole messages into ``frames``."""
+
+    def __init__(self, ws: ClientProtocol, opened: asyncio.Future[None]) -> None:
+        self.ws = ws
+        self.opened = opened
+        self.loop = opened.get_loop()
+        self.transport: asyncio.Transport | None = None
+        self.frames: list[bytes] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.paused = False
+        self.closing = False  # close() called: read on, whatever is buffered, to see the close
+        self.lost = False
+        self.lost_waiter: asyncio.Future[None] = self.loop.create_future()
+        self._fragments: list[bytes] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._ping: bytes | None = None
+        self._ping_sent = 0.0
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    def reason(self) -> str:
+        """Why the connection is (being) closed, as websockets words it."""
+        ws = self.ws
+        if ws.state is State.CLOSED:
+            return str(ws.close_exc)
+        return str(
+            websockets.exceptions.ConnectionClosed(ws.close_rcvd, ws.close_sent, ws.close_rcvd_then_sent)
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what the protocol has to send; arm the close timeout when a close is under way."""
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():  # half-close (plain TCP)
+                with contextlib.suppress(Exception):
+                    transport.write_eof()
+            else:  # TLS cannot half-close
+                transport.close()
+        if self._close_timer is None and self.ws.close_expected():
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, transport.abort)
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    async def writable(self) -> None:
+        """Return when the socket's write buffer is below its high-water mark."""
+        if self._writable is not None and not self._writable.done():
+            await self._writable
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio's or uvloop's (the latter is not an asyncio.Transport subclass).
+        self.transport = cast(asyncio.Transport, transport)
+        request = self.ws.connect()
+        request.headers["User-Agent"] = USER_AGENT
+        self.ws.send_request(request)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        ws.receive_data(data)
+        events = ws.events_received()
+        self.flush()  # the protocol's own answers: pongs, the close reply
+        frames = self.frames
+        waiting = not frames
+        for event in events:
+            if type(event) is Frame:
+                opcode = event.opcode
+                if opcode is _TEXT or opcode is _BINARY:
+                    payload = event.data
+                    if type(payload) is not bytes:
+                        payload = bytes(payload)
+                    if event.fin:
+                        frames.append(payload)  # the hot path: one whole message
+                    else:
+                        self._fragments = [payload]
+                elif opcode is _CONT:
+                    fragments = self._fragments
+                    if fragments is not None:
+                        fragments.append(bytes(event.data))
+                        if event.fin:
+                            self._fragments = None
+                            frames.append(b"".join(fragments))
+                elif opcode is _PONG:
+                    self._pong(bytes(event.data))
+            else:  # the opening handshake's response
+                self._handshake_done()
+        if frames:
+            if waiting:  # the reader waits only on an empty batch
+                waiter = self.waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            if (
+                len(frames) >= HIGH_WATER
+                and not self.paused
+                and not self.closing
+                and self.transport is not None
+            ):
+                self.paused = True
+                self.transport.pause_reading()
+
+    def _handshake_done(self) -> None:
+        if self.opened.done():
+            return
+        exc = self.ws.handshake_exc
+        if exc is not None:
+            self.opened.set_exception(exc)
+        else:
+            self.opened.set_result(None)
+            self._keepalive = self.loop.call_later(PING_INTERVAL, self._send_ping)
+
+    def eof_received(self) -> None:
+        self.ws.receive_eof()
+        self.flush()
+        # Nothing is ever written after the peer's EOF: let asyncio close the transport.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ws.receive_eof()  # idempotent: the protocol's state becomes CLOSED
+        self.lost = True
+        for handle in (self._keepalive, self._close_timer):
+            if handle is not None:
+                handle.cancel()
+        self._keepalive = self._close_timer = None
+        if not self.opened.done():
+            self.opened.set_exception(
+                exc or ConnectionError("connection closed during the opening handshake")
+            )
+        for future in (self.waiter, self._writable, self.lost_waiter):
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    # -- keepalive ----------------------------------------------------------------------------
+
+    def _send_ping(self) -> None:
+        self._keepalive = None
+        if self.ws.state is not _OPEN:
+            return
+        payload = os.urandom(4)
+        self._ping, self._ping_sent = payload, self.loop.time()
+        self.ws.send_ping(payload)
+        self.flush()
+        self._keepalive = self.loop.call_later(PING_TIMEOUT, self._ping_timed_out)
+
+    def _pong(self, data: bytes) -> None:
+        if self._ping is None or data != self._ping:
+            return
+        self._ping = None
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        latency = self.loop.time() - self._ping_sent
+        self._keepalive = self.loop.call_later(max(0.0, PING_INTERVAL - latency), self._send_ping)
+
+    def _ping_timed_out(self) -> None:
+        self._keepalive = None
+        if self.ws.state is _OPEN:
+            log.debug("- timed out waiting for keepalive pong")
+            self.ws.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            self.flush()
+
+
+class WebSocketTransport:
+    """One WebSocket connection on websockets' Sans-I/O protocol (see the module's text).
+
+    Frames go out as text and come in as bytes. TLS certificates are verified
+    unless an explicit ``ssl_context`` says otherwise.
+    """
+
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        open_timeout: float = 10.0,
+        max_size: int = 16 * 1024 * 1024,
+    ) -> WebSocketTransport | ConnectionTransport:
+        """Connect (through a configured proxy: a :class:`ConnectionTransport`).
+
+        Raises:
+            ConnectionLost: the server could not be reached, refused the upgrade, or
+                its certificate did not verify.
+        """
+        try:
+            uri = parse_uri(url)
+        except websockets.exceptions.InvalidURI as exc:
+            raise ConnectionLost(f"cannot connect to {url}: {exc}") from exc
+        if get_proxy(uri) is not None:
+            return await ConnectionTransport.open(
+                url, ssl_context=ssl_context, open_timeout=open_timeout, max_size=max_size
+            )
+        context: ssl.SSLContext | None = None
+        if uri.secure:
+            context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        loop = asyncio.get_running_loop()
+        opened: asyncio.Future[None] = loop.create_future()
+        ws = ClientProtocol(uri, max_size=max_size)
+        transport: asyncio.BaseTransport | None = None
+        try:
+            async with asyncio.timeout(open_timeout):
+                transport, reader = await loop.create_connection(
+                    lambda: _Reader(ws, opened),
+                    uri.host,
+                    uri.port,
+                    ssl=context,
+                    server_hostname=uri.host if context is not None else None,
+                )
+                await opened
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectionLost(
+                f"TLS certificate of {url} did not verify ({exc.verify_message}); "
+                "pass ssl_context= with the right CA to trust it"
+            ) from exc
+        except TimeoutError as exc:
+            if transport is not None:
+                transport.abort()  # type: ignore[attr-defined]
+            raise ConnectionLost(f"cannot connect to {url}: timed out during the opening handshake") from exc
+        except (OSError, websockets.exceptions.WebSocketException) as exc:
+            if transport is not None:
+                transport.abort()  # type: ignore[attr-defined]
+            raise ConnectionLost(f"cannot connect to {url}: {exc}") from exc
+        return cls(reader)
+
+    async def send(self, data: bytes) -> None:
+        """Send one frame as a text message.
+
+        Raises:
+            ConnectionLost: the connection is closed.
+        """
+        reader = self._reader
+        ws = reader.ws
+        if ws.state is not _OPEN:
+            raise ConnectionLost(f"connection closed while sending: {reader.reason()}")
+        ws.send_text(data)
+        reader.flush()
+        await reader.writable()
+
+    async def recv_batch(self) -> list[bytes]:
+        """Every frame received since the last call (at least one), oldest first.
+
+        Raises:
+            ConnectionLost: the connection closed and every frame has been read.
+        """
+        reader = self._reader
+        while not reader.frames:
+            if reader.lost:
+                raise ConnectionLost(f"connection closed: {reader.reason()}")
+            waiter = reader.waiter = reader.loop.create_future()
+            try:
+                await waiter
+            finally:
+                reader.waiter = None
+        frames = reader.frames
+        reader.frames = []
+        if reader.paused:
+            reader.paused = False
+            if not reader.lost and reader.transport is not None:
+                reader.transport.resume_reading()
+        return frames
+
+    async def recv(self) -> bytes:
+        """The next frame's bytes (prefer :meth:`recv_batch`).
+
+        Raises:
+            ConnectionLost: the connection closed (cleanly or not).
+        """
+        reader = self._reader
+        if not reader.frames:
+            reader.frames = await self.recv_batch()
+        return reader.frames.pop(0)
+
+    async def close(self) -> None:
+        """Close with a normal close frame and wait for the server's; never raises."""
+        reader = self._reader
+        with contextlib.suppress(Exception):
+            reader.closing = True
+            if reader.paused and not reader.lost and reader.transport is not None:
+                reader.paused = False  # the server's close frame is behind the unread frames
+                reader.transport.resume_reading()
+            if reader.ws.state is _OPEN:
+                reader.ws.send_close(CloseCode.NORMAL_CLOSURE)
+                reader.flush()
+            if not reader.lost:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await asyncio.shield(reader.lost_waiter)
+        if not reader.lost and reader.transport is not None:
+            reader.transport.abort()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is no longer open."""
+        return self._reader.lost or self._reader.ws.state is State.CLOSED

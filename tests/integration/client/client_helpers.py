@@ -17,7 +17,7 @@ from iqwire.models import BalanceType, Candle, Option
 from iqwire.sim import Simulator
 from iqwire.sim.hub import Connection
 
-#: The simulator's start time in tests/integration/conftest.py (a Thursday, every active open).
+#: The simulator's start time in tests/conftest.py (a Thursday, every active open).
 START = 1_770_899_100
 
 #: The ``make_client`` fixture: ``await make_client(stream_maxsize=10, connect=False, ...)``.

@@ -1,4 +1,4 @@
-"""Fixtures for the client's integration tests (``sim`` comes from the parent).
+"""Fixtures for the client's integration tests (``sim``, ``client``, ``transport``: tests/conftest.py).
 
 Modules marked ``pytestmark = pytest.mark.both_transports`` run every test that
 uses ``client`` or ``make_client`` once per WebSocket transport: ``websockets``
@@ -17,8 +17,6 @@ from client_helpers import MakeClient, Wiretap
 
 from iqwire.client import Client
 from iqwire.sim import Simulator
-
-_ENV = ("IQWIRE_EMAIL", "IQWIRE_PASSWORD", "IQWIRE_SSID", "IQWIRE_WS_URL", "IQWIRE_LOGIN_URL")
 
 TRANSPORTS = [
     pytest.param("websockets", id="websockets"),
@@ -39,34 +37,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "transport" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_transports"):
         metafunc.parametrize("transport", TRANSPORTS)
-
-
-@pytest.fixture
-def transport() -> str:
-    """The client's WebSocket transport (parametrized in ``both_transports`` modules)."""
-    return "websockets"
-
-
-@pytest.fixture
-async def client(sim: Simulator, transport: str) -> AsyncIterator[Client]:
-    """A connected client logged in as the demo user, on the test's transport."""
-    async with Client(
-        email=sim.credentials.email,
-        password=sim.credentials.password,
-        ws_url=sim.ws_url,
-        login_url=sim.login_url,
-        request_timeout=5.0,
-        reconnect_delay=(0.01, 0.2),
-        transport=transport,
-    ) as connected:
-        yield connected
-
-
-@pytest.fixture(autouse=True)
-def _no_iqwire_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own IQWIRE_* variables must not leak into a test's client."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -13,15 +13,6 @@ from iqwire.cli.store_cmd import register
 from iqwire.sim.config import DEMO_PASSWORD
 from iqwire.store import CandleStore, load_recording
 
-ENV_NAMES = ("IQWIRE_EMAIL", "IQWIRE_PASSWORD", "IQWIRE_SSID", "IQWIRE_WS_URL", "IQWIRE_LOGIN_URL")
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No IQWIRE_* from the outside: no test may reach the real platform."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-
 
 @pytest.fixture
 def app() -> typer.Typer:

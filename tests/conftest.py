@@ -1,0 +1,92 @@
+"""Fixtures of every suite: a clean IQWIRE_* environment, and simulators with a client.
+
+``sim`` runs on a manual clock (time moves only with ``await sim.advance(s)``) and
+``client`` is logged in to it over ``transport`` (``websockets`` unless a test
+parametrizes it); ``tsim`` runs on a real clock, 50x fast, served from an
+event loop in a thread of its own (``sim_thread``), for blocking code: the sync facade
+and the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from iqwire.client import Client
+from iqwire.sim import ManualClock, Simulator, SystemClock
+from iqwire.sync import EventLoopThread
+
+#: A Thursday, 2026-02-12 12:25 UTC: the forex and OTC actives are open (AMZN opens at 13:30).
+START = 1_770_899_100
+
+#: What the client and the command line read from the environment.
+IQWIRE_ENV = (
+    "IQWIRE_EMAIL",
+    "IQWIRE_PASSWORD",
+    "IQWIRE_SSID",
+    "IQWIRE_WS_URL",
+    "IQWIRE_LOGIN_URL",
+    "IQWIRE_SIM_SPEED",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_iqwire_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own IQWIRE_* variables must not leak into a test: none may reach the real platform."""
+    for name in IQWIRE_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    """A simulator on a manual clock: time moves only with ``await sim.advance(s)``."""
+    async with Simulator(seed=7, clock=ManualClock(START)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def transport() -> str:
+    """The client's WebSocket transport (the client tests' ``both_transports`` modules parametrize it)."""
+    return "websockets"
+
+
+@pytest.fixture
+async def client(sim: Simulator, transport: str) -> AsyncIterator[Client]:
+    """A connected client logged in as the demo user, on the test's transport."""
+    async with Client(
+        email=sim.credentials.email,
+        password=sim.credentials.password,
+        ws_url=sim.ws_url,
+        login_url=sim.login_url,
+        request_timeout=5.0,
+        reconnect_delay=(0.01, 0.2),
+        transport=transport,
+    ) as connected:
+        yield connected
+
+
+@pytest.fixture
+def sim_thread() -> Iterator[EventLoopThread]:
+    """An event loop in a thread of its own, which serves ``tsim``."""
+    runner = EventLoopThread(name="test-sim")
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+@pytest.fixture
+def tsim(sim_thread: EventLoopThread) -> Iterator[Simulator]:
+    """A simulator on a real clock 50x fast, served from ``sim_thread``."""
+
+    async def start() -> Simulator:
+        simulator = Simulator(seed=7, clock=SystemClock(speed=50, start=START))
+        await simulator.start()
+        return simulator
+
+    simulator = sim_thread.run(start)
+    try:
+        yield simulator
+    finally:
+        sim_thread.run(simulator.stop)
