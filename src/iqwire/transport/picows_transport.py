@@ -19,10 +19,11 @@ from typing import Any
 from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from iqwire.errors import ConnectionLost
+from iqwire.transport._errors import certificate_error
+from iqwire.transport.websocket import USER_AGENT
 
 __all__ = ["PicowsTransport"]
 
-USER_AGENT = "iqwire/0.1 (+https://github.com/iqwire)"
 
 #: Frames buffered for the reader before the socket stops being read.
 HIGH_WATER = 4096
@@ -145,10 +146,7 @@ class PicowsTransport:
             async with asyncio.timeout(open_timeout):
                 transport, listener = await ws_connect(_Listener, url, **kwargs)
         except ssl.SSLCertVerificationError as exc:
-            raise ConnectionLost(
-                f"TLS certificate of {url} did not verify ({exc.verify_message}); "
-                "pass ssl_context= with the right CA to trust it"
-            ) from exc
+            raise certificate_error(url, exc) from exc
         except (OSError, TimeoutError, WSError) as exc:
             raise ConnectionLost(f"cannot connect to {url}: {exc}") from exc
         assert isinstance(listener, _Listener)

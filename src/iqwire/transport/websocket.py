@@ -30,6 +30,7 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from iqwire.errors import ConnectionLost
+from iqwire.transport._errors import certificate_error
 
 __all__ = ["DEFAULT_WS_URL", "ConnectionTransport", "WebSocketTransport"]
 
@@ -111,10 +112,7 @@ class ConnectionTransport:
         try:
             connection = await connect(url, **kwargs)
         except ssl.SSLCertVerificationError as exc:
-            raise ConnectionLost(
-                f"TLS certificate of {url} did not verify ({exc.verify_message}); "
-                "pass ssl_context= with the right CA to trust it"
-            ) from exc
+            raise certificate_error(url, exc) from exc
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
             raise ConnectionLost(f"cannot connect to {url}: {exc}") from exc
         return cls(connection)
@@ -385,10 +383,7 @@ class WebSocketTransport:
                 )
                 await opened
         except ssl.SSLCertVerificationError as exc:
-            raise ConnectionLost(
-                f"TLS certificate of {url} did not verify ({exc.verify_message}); "
-                "pass ssl_context= with the right CA to trust it"
-            ) from exc
+            raise certificate_error(url, exc) from exc
         except TimeoutError as exc:
             if transport is not None:
                 transport.abort()  # type: ignore[attr-defined]
