@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := $(wildcard src tests bench examples)
 
-.PHONY: test demo setup lint typecheck unit clean bench chaos fuzz
+.PHONY: test demo setup lint typecheck imports unit clean bench chaos fuzz
 SEED ?= 1
 
 $(BIN)/python:
@@ -25,11 +25,15 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy --strict src
 
+# The layer contracts of pyproject.toml's [tool.importlinter] (docs/architecture.md).
+imports: setup
+	$(BIN)/lint-imports --no-cache
+
 unit: setup
 	$(BIN)/pytest
 
 # The benchmarks' smoke run keeps their scripts from rotting; it asserts no goal.
-test: lint typecheck unit
+test: lint typecheck imports unit
 	$(BIN)/python bench/run.py --quick
 
 bench: setup
@@ -42,7 +46,7 @@ fuzz: setup
 	$(BIN)/python tests/reliability/run_fuzz.py --frames 1000000 --seed $(SEED)
 
 demo: setup
-	$(BIN)/python -m iqwire.demo
+	$(BIN)/iqwire demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

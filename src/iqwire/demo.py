@@ -7,20 +7,19 @@
 5. print the session report and check it against the simulator's ledger.
 
 Non-interactive and finite; with no terminal it prints plain lines. The last
-line is ``demo: N trades, P&L X, ledger matches simulator: yes``.
+line is ``demo: N trades, P&L X, ledger matches simulator: yes``. ``iqwire demo``
+(and so ``make demo``) runs it; from Python::
+
+    ok = asyncio.run(run_demo(duration=30, speed=20, days=1, seed=42))
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
-import sys
 import tempfile
 from pathlib import Path
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from iqwire.bot.backtest import run_backtest
@@ -37,7 +36,7 @@ from iqwire.store.candles import CandleStore
 from iqwire.store.download import download
 from iqwire.trading import resolve_active
 
-__all__ = ["DemoStrategy", "main", "run_demo"]
+__all__ = ["DemoStrategy", "run_demo"]
 
 ACTIVE = "EURUSD-OTC"
 SIZE = 5
@@ -195,23 +194,3 @@ async def _refresh(dashboard: Dashboard) -> None:
     while True:
         await asyncio.sleep(0.25)
         dashboard.refresh()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m iqwire.demo`` (and ``make demo``)."""
-    parser = argparse.ArgumentParser(prog="python -m iqwire.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=60.0, help="wall seconds of paper trading")
-    parser.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
-    parser.add_argument("--days", type=float, default=2.0, help="days of candles to download and backtest")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
-    console = Console()
-    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)])
-    ok = asyncio.run(
-        run_demo(duration=args.duration, speed=args.speed, days=args.days, seed=args.seed, console=console)
-    )
-    return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

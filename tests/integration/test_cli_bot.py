@@ -22,8 +22,9 @@ from iqwire.client import Client as AsyncClient
 from iqwire.demo import DemoStrategy as MeanReversion
 from iqwire.models import BalanceType, Candle
 from iqwire.sim import AccountConfig, ManualClock, SimConfig, Simulator
+from iqwire.sim.actives import find_active
 from iqwire.sim.prices import PriceModel
-from iqwire.store.candles import CandleStore
+from iqwire.store.candles import CandleStore, StoredActive
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "mean_reversion.py")
@@ -40,6 +41,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("store") / "candles.sqlite"
     with CandleStore(path) as candles:
         candles.write(PriceModel(3).candles(76, 5, DAY0, DAY0 + 2 * 86_400))
+        spec = find_active(76)
+        assert spec is not None
+        candles.describe_active(StoredActive(76, spec.name, 100 - spec.commission, spec.precision))
     return path
 
 
@@ -300,19 +304,20 @@ def test_backtest_sweep_on_ray_without_ray(store: Path, monkeypatch: pytest.Monk
 # -- iqwire demo --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [0, 1])
-def test_demo_passes_its_options_to_iqwire_demo(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
-    import iqwire.demo
+@pytest.mark.parametrize(("ok", "code"), [(True, 0), (False, 1)])
+def test_demo_passes_its_options_to_run_demo(monkeypatch: pytest.MonkeyPatch, ok: bool, code: int) -> None:
+    from iqwire.cli import demo_cmd
 
-    calls: list[list[str] | None] = []
+    calls: list[dict[str, Any]] = []
 
-    def fake_main(argv: list[str] | None = None) -> int:
-        calls.append(argv)
-        return code
+    async def fake_run_demo(**kwargs: Any) -> bool:
+        kwargs.pop("console")
+        calls.append(kwargs)
+        return ok
 
-    monkeypatch.setattr(iqwire.demo, "main", fake_main)
+    monkeypatch.setattr(demo_cmd, "run_demo", fake_run_demo)
     result = invoke("demo", "--duration", "5", "--speed", "40", "--days", "0.5", "--seed", "9")
     assert result.exit_code == code
-    assert calls == [["--duration", "5.0", "--speed", "40.0", "--days", "0.5", "--seed", "9"]]
+    assert calls == [{"duration": 5.0, "speed": 40.0, "days": 0.5, "seed": 9}]
     assert invoke("demo").exit_code == code
-    assert calls[-1] == ["--duration", "60.0", "--speed", "20.0", "--days", "2.0", "--seed", "42"]
+    assert calls[-1] == {"duration": 60.0, "speed": 20.0, "days": 2.0, "seed": 42}

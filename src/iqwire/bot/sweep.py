@@ -41,8 +41,7 @@ from iqwire.bot.loader import load_strategy
 from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
 from iqwire.models import Candle
-from iqwire.sim.actives import find_active
-from iqwire.store.candles import CandleStore
+from iqwire.store.candles import CandleStore, StoredActive
 
 __all__ = [
     "BACKENDS",
@@ -161,52 +160,55 @@ def absolute_reference(reference: str) -> str:
 # -- data ------------------------------------------------------------------------------------------
 
 
+def _label(text: str) -> str:
+    return text.strip().lower().removeprefix("front.")
+
+
 def strategy_actives(
-    strategy: type[Strategy], payout: float | None = None
+    strategy: type[Strategy], payout: float | None = None, known: Mapping[int, StoredActive] | None = None
 ) -> tuple[dict[int, str], dict[int, float]]:
     """The strategy's actives as ``({id: name}, {id: payout})``.
 
-    Names and ids come from the built-in list (:func:`iqwire.sim.actives.find_active`);
-    the payout is ``100 - commission`` of that list, or ``payout`` for every active.
-    An id outside the list is accepted when ``payout`` is given.
+    Names, ids and payouts come from ``known``: what the candle store recorded when
+    it downloaded them (:meth:`CandleStore.actives <iqwire.store.candles.CandleStore.actives>`).
+    ``payout`` replaces every active's payout. An id outside ``known`` is accepted
+    when ``payout`` is given.
 
     Raises:
-        ValueError: no actives, an unknown name, or an unknown id without ``payout``.
+        ValueError: no actives, an unknown name, or an id without a payout.
     """
+    by_name = {_label(active.name): active for active in (known or {}).values()}
     names: dict[int, str] = {}
     payouts: dict[int, float] = {}
     for active in strategy.actives:
-        spec = find_active(active)
-        if spec is not None:
-            names[spec.id] = spec.name
-            payouts[spec.id] = spec.payout if payout is None else payout
-            continue
-        if not str(active).strip().isdigit():
+        text = str(active).strip()
+        found = (known or {}).get(int(text)) if text.isdigit() else by_name.get(_label(text))
+        if found is None and not text.isdigit():
+            held = ", ".join(sorted(a.name for a in (known or {}).values())) or "none"
             raise ValueError(
-                f"unknown active {active!r} in {strategy.__name__}: not in the built-in list; use its id"
+                f"unknown active {active!r} in {strategy.__name__}: the candle store has no candles of it "
+                f"(it has: {held}); download them with: iqwire candles download {text} --db FILE"
             )
-        if payout is None:
+        active_id = found.id if found is not None else int(text)
+        names[active_id] = found.name if found is not None else text
+        chosen = payout if payout is not None else (found.payout if found is not None else None)
+        if chosen is None:
             raise ValueError(f"no payout known for active {active!r}: give one (--payout 85)")
-        active_id = int(str(active).strip())
-        names[active_id] = str(active_id)
-        payouts[active_id] = payout
+        payouts[active_id] = chosen
     if not names:
         raise ValueError(f"{strategy.__name__} names no actives")
     return names, payouts
 
 
 def make_resolver(names: Mapping[int, str]) -> Callable[[str | int], int]:
-    """A name-or-id → id function over the built-in list and ``names`` (for ``run_backtest``)."""
-    by_name = {name.lower(): active_id for active_id, name in names.items()}
+    """A name-or-id → id function over ``names`` (for ``run_backtest``)."""
+    by_name = {_label(name): active_id for active_id, name in names.items()}
 
     def resolve(active: str | int) -> int:
-        spec = find_active(active)
-        if spec is not None:
-            return spec.id
         text = str(active).strip()
         if text.isdigit():
             return int(text)
-        found = by_name.get(text.lower())
+        found = by_name.get(_label(text))
         if found is None:
             raise ValueError(f"unknown active {active!r}")
         return found
@@ -261,8 +263,8 @@ def run_job(job: SweepJob) -> SweepRow:
     """
     strategy_cls = load_strategy(job.strategy_ref)
     strategy = strategy_cls(**coerce_params(strategy_cls, {**job.base_params, **job.params}))
-    names, payouts = strategy_actives(strategy_cls, job.payout)
     with CandleStore(job.db_path) as store:
+        names, payouts = strategy_actives(strategy_cls, job.payout, store.actives())
         series = read_series(store, names, strategy.sizes, job.start, job.end)
     result = asyncio.run(
         run_backtest(
@@ -380,7 +382,8 @@ def run_sweep(
             strategy_cls(**coerce_params(strategy_cls, {**base, **combination}))
         except TypeError as exc:  # Strategy.__init__: an unknown parameter name
             raise ValueError(str(exc)) from exc
-    strategy_actives(strategy_cls, payout)  # ValueError on an unknown active
+    with CandleStore(Path(db_path)) as store:
+        strategy_actives(strategy_cls, payout, store.actives())  # ValueError on an unknown active
     jobs = [
         SweepJob(
             strategy_ref=reference,

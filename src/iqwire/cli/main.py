@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from iqwire import __version__
-from iqwire.cli import account_cmd, bot_cmd, candles_cmd, sim_cmd, store_cmd, stream_cmd, trade_cmd
+from iqwire.cli import (
+    account_cmd,
+    backtest_cmd,
+    bot_cmd,
+    candles_cmd,
+    demo_cmd,
+    sim_cmd,
+    store_cmd,
+    stream_cmd,
+    trade_cmd,
+)
 
 __all__ = ["app", "main"]
 
@@ -52,8 +62,8 @@ app.command("trade")(trade_cmd.trade)
 app.command("positions")(trade_cmd.positions)
 app.command("history")(trade_cmd.history)
 app.add_typer(bot_cmd.app, name="bot")
-app.command("backtest")(bot_cmd.backtest)
-app.command("demo")(bot_cmd.demo)
+app.command("backtest")(backtest_cmd.backtest)
+app.command("demo")(demo_cmd.demo)
 
 
 def main() -> None:

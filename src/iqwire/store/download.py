@@ -55,7 +55,7 @@ from typing import Any, Protocol
 
 from iqwire.errors import IqwireError
 from iqwire.models import Candle, FirstCandles
-from iqwire.store.candles import CandleStore, Gap, merge_intervals
+from iqwire.store.candles import CandleStore, Gap, StoredActive, merge_intervals
 
 __all__ = ["PAGE_SLOTS", "CandleSource", "DownloadReport", "Schedule", "classify_gaps", "download"]
 
@@ -227,21 +227,39 @@ def classify_gaps(
     return gaps, used
 
 
-async def _schedule_of(client: Any, active_id: int) -> Schedule | None:
+async def _init_active(client: Any, active_id: int) -> Any:
+    """The active's entry in the client's initialization data, or ``None`` (no data, not listed)."""
     getter = getattr(client, "get_initialization_data", None)
     if getter is None:
         return None
     try:
         init = await getter(refresh=False)
     except IqwireError as exc:
-        log.info("no initialization data for the gap rules: %s", exc)
+        log.info("no initialization data for active %s: %s", active_id, exc)
         return None
+    finder = getattr(init, "find_active", None)
     for group in ("blitz", "turbo", "binary"):
-        finder = getattr(init, "find_active", None)
         active = finder(active_id, group) if finder is not None else None
-        if active is not None and active.schedule:
-            return Schedule.from_wire(active.schedule, suspended=bool(active.is_suspended))
+        if active is not None:
+            return active
     return None
+
+
+async def _schedule_of(client: Any, active_id: int) -> Schedule | None:
+    active = await _init_active(client, active_id)
+    if active is not None and active.schedule:
+        return Schedule.from_wire(active.schedule, suspended=bool(active.is_suspended))
+    return None
+
+
+async def _describe(store: CandleStore, client: Any, active_id: int) -> None:
+    """Record the active's name, payout and precision, so a backtest of the store needs no server."""
+    active = await _init_active(client, active_id)
+    if active is None:
+        return
+    name = active.ticker or str(active.name).removeprefix("front.")
+    described = StoredActive(active_id, name, float(active.payout), active.precision)
+    await asyncio.to_thread(store.describe_active, described)
 
 
 # -- the downloader ----------------------------------------------------------------------
@@ -451,6 +469,7 @@ async def download(
         store, client, active_id, size, first=first, concurrency=concurrency, batch=batch, progress=progress
     )
     await runner.run(_pages(todo, size, PAGE_SLOTS))
+    await _describe(store, client, active_id)
 
     runs = await asyncio.to_thread(store.gap_runs, active_id, size, start, end)
     schedule = None

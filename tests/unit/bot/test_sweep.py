@@ -22,8 +22,9 @@ from iqwire.bot.sweep import (
     run_sweep,
     strategy_actives,
 )
+from iqwire.sim.actives import find_active
 from iqwire.sim.prices import PriceModel
-from iqwire.store.candles import CandleStore
+from iqwire.store.candles import CandleStore, StoredActive
 
 EXAMPLE = str(Path(__file__).resolve().parents[3] / "examples" / "mean_reversion.py")
 #: 2026-02-10 00:00 UTC.
@@ -37,7 +38,18 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sweep") / "candles.sqlite"
     with CandleStore(path) as store:
         store.write(PriceModel(5).candles(76, 5, START, END))
+        store.describe_active(_known(76))
     return path
+
+
+def _known(active: str | int) -> StoredActive:
+    """The simulator's active as a download from it would record it."""
+    spec = find_active(active)
+    assert spec is not None
+    return StoredActive(spec.id, spec.name, 100 - spec.commission, spec.precision)
+
+
+KNOWN = {76: _known(76), 81: _known(81)}
 
 
 class _Plain(Strategy):
@@ -123,23 +135,25 @@ def test_absolute_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 # -- actives ----------------------------------------------------------------------------------------
 
 
-def test_strategy_actives_from_the_built_in_list_and_ids() -> None:
+def test_strategy_actives_from_the_store_and_ids() -> None:
     with pytest.raises(ValueError, match="no payout known for active 9999"):
-        strategy_actives(_Plain)
-    names, payouts = strategy_actives(_Plain, payout=85)
+        strategy_actives(_Plain, known=KNOWN)
+    names, payouts = strategy_actives(_Plain, payout=85, known=KNOWN)
     assert names == {76: "EURUSD-OTC", 9999: "9999"}
     assert payouts == {76: 85, 9999: 85}
 
     class Builtin(Strategy):
         actives: ClassVar[list[str | int]] = ["eurusd-otc", 81]
 
-    assert strategy_actives(Builtin) == ({76: "EURUSD-OTC", 81: "GBPUSD-OTC"}, {76: 88, 81: 86})
+    assert strategy_actives(Builtin, known=KNOWN) == ({76: "EURUSD-OTC", 81: "GBPUSD-OTC"}, {76: 88, 81: 86})
+    with pytest.raises(ValueError, match=r"candle store has no candles of it \(it has: none\)"):
+        strategy_actives(Builtin)
 
     class Unknown(Strategy):
         actives: ClassVar[list[str | int]] = ["NOPE-OTC"]
 
-    with pytest.raises(ValueError, match="unknown active 'NOPE-OTC'"):
-        strategy_actives(Unknown, payout=80)
+    with pytest.raises(ValueError, match=r"unknown active 'NOPE-OTC'.*iqwire candles download NOPE-OTC"):
+        strategy_actives(Unknown, payout=80, known=KNOWN)
 
     class Nothing(Strategy):
         pass
@@ -149,7 +163,7 @@ def test_strategy_actives_from_the_built_in_list_and_ids() -> None:
 
 
 def test_make_resolver() -> None:
-    resolve = make_resolver({9999: "MINE"})
+    resolve = make_resolver({76: "EURUSD-OTC", 9999: "MINE"})
     assert resolve("EURUSD-OTC") == 76
     assert resolve(76) == 76
     assert resolve("9999") == 9999

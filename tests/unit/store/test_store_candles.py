@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from iqwire.models import Candle
 from iqwire.store import CandleStore, Gap
 from iqwire.store.candles import COLUMNS, merge_intervals, subtract_intervals
+from iqwire.store.export import export_csv_stdlib
 
 T0 = 1_770_000_000 // 60 * 60
 
@@ -296,7 +297,7 @@ def test_parquet_export_reads_back_equal(store: CandleStore, tmp_path: Path) -> 
 def test_csv_export_without_pyarrow(store: CandleStore, tmp_path: Path) -> None:
     mixed(store)
     out = tmp_path / "all.csv"
-    assert store._export_csv_stdlib(out, 76, 300) == 7
+    assert export_csv_stdlib(store, out, 76, 300) == 7
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == list(COLUMNS)

@@ -1,0 +1,211 @@
+"""The candle store's SQL: the schema, the statements, and reads straight into numpy.
+
+Everything here works on a ``sqlite3.Connection`` the caller holds (and locks):
+:class:`~iqwire.store.candles.CandleStore` owns the connection and the transactions,
+:mod:`iqwire.store.export` the columnar formats built on :func:`numpy_columns`.
+The column names are the wire's (``"from"``, ``"to"``) in SQL and the Python ones
+(``start``, ``end``) in :data:`COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from iqwire.store.intervals import merge_intervals, subtract_intervals
+
+__all__ = [
+    "ADBC_FIRST_ROW",
+    "COLUMNS",
+    "INT_COLUMNS",
+    "NULLABLE",
+    "ROW",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SELECT_ARROW",
+    "SELECT_CANDLES",
+    "UPSERT",
+    "add_intervals",
+    "intervals_in",
+    "numpy_columns",
+    "remove_intervals",
+    "where",
+]
+
+#: The columns of :meth:`CandleStore.to_arrow` / ``to_pandas`` / ``to_polars``, in order
+#: (Python names, as on :class:`~iqwire.models.Candle`: ``start``/``end`` are the wire's ``from``/``to``).
+COLUMNS = (
+    "active_id",
+    "size",
+    "id",
+    "start",
+    "end",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "ask",
+    "bid",
+    "at",
+)
+INT_COLUMNS = frozenset({"active_id", "size", "id", "start", "end", "at"})
+#: Nullable columns: floats read as NaN in pandas, ``at`` as a nullable ``Int64``.
+NULLABLE = frozenset({"volume", "ask", "bid", "at"})
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS candles (
+    active_id INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    "from" INTEGER NOT NULL,
+    "to" INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume REAL,
+    ask REAL,
+    bid REAL,
+    at INTEGER,
+    PRIMARY KEY (active_id, size, "from")
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS coverage (
+    active_id INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    PRIMARY KEY (active_id, size, start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS market_closed (
+    active_id INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    PRIMARY KEY (active_id, size, start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS actives (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    payout REAL,
+    precision INTEGER
+);
+"""
+
+UPSERT = """
+INSERT INTO candles (active_id, size, "from", "to", id, open, high, low, close, volume, ask, bid, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (active_id, size, "from") DO UPDATE SET
+    "to" = excluded."to", id = excluded.id, open = excluded.open, high = excluded.high,
+    low = excluded.low, close = excluded.close, volume = excluded.volume, ask = excluded.ask,
+    bid = excluded.bid, at = excluded.at
+WHERE candles.at IS NOT NULL AND candles.at < candles."to" * 1000000000
+    AND (excluded.at IS NULL OR excluded.at > candles.at)
+"""
+
+SELECT_CANDLES = 'SELECT id, "from", "to", open, high, low, close, volume, ask, bid, at FROM candles'
+# For the numpy path: NULL floats come back as +inf (9e999 parses as inf), a NULL ``at`` as -1.
+_SELECT_NUMERIC = (
+    'SELECT active_id, size, id, "from", "to", open, high, low, close, '
+    "IFNULL(volume, 9e999), IFNULL(ask, 9e999), IFNULL(bid, 9e999), IFNULL(at, -1) FROM candles"
+)
+SELECT_ARROW = (
+    'SELECT active_id, size, id, "from" AS start, "to" AS "end", open, high, low, close, '
+    "volume, ask, bid, at FROM candles"
+)
+ADBC_FIRST_ROW = (
+    'SELECT 0 AS active_id, 0 AS size, 0 AS id, 0 AS start, 0 AS "end", 0.0 AS open, 0.0 AS high, '
+    "0.0 AS low, 0.0 AS close, 0.0 AS volume, 0.0 AS ask, 0.0 AS bid, 0 AS at"
+)
+_NUMPY_BLOCK = 65_536
+_NUMPY_DTYPE = np.dtype([(name, np.int64 if name in INT_COLUMNS else np.float64) for name in COLUMNS])
+
+#: A candle's stored fields in column order after ``active_id, size`` (a C-level getter).
+ROW = operator.attrgetter("start", "end", "id", "open", "high", "low", "close", "volume", "ask", "bid", "at")
+
+
+def where(
+    active_id: int | None, size: int | None, start: int | None, end: int | None
+) -> tuple[str, list[int]]:
+    """A ``WHERE`` clause (or ``""``) and its parameters; ``None`` leaves a column unfiltered."""
+    clauses: list[str] = []
+    params: list[int] = []
+    for clause, value in (
+        ("active_id = ?", active_id),
+        ("size = ?", size),
+        ('"from" >= ?', start),
+        ('"from" < ?', end),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(int(value))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def numpy_columns(
+    db: sqlite3.Connection, active_id: int | None, size: int | None, start: int | None, end: int | None
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Every column as a numpy array (floats NaN where NULL, ``at`` -1 where NULL).
+
+    Call it inside one read transaction: the count and the rows must see the same snapshot.
+    """
+    clause, params = where(active_id, size, start, end)
+    (count,) = db.execute(f"SELECT count(*) FROM candles{clause}", params).fetchone()
+    columns = {name: np.empty(count, dtype=_NUMPY_DTYPE[name]) for name in COLUMNS}
+    cursor = db.execute(f'{_SELECT_NUMERIC}{clause} ORDER BY active_id, size, "from"', params)
+    done = 0
+    while done < count:
+        # A block of rows at a time, so only the final columns are ever whole; the
+        # C iterator fills the block from the cursor: no Python loop per row.
+        rows = min(_NUMPY_BLOCK, count - done)
+        block = np.fromiter(itertools.islice(cursor, rows), dtype=_NUMPY_DTYPE, count=rows)
+        for name in COLUMNS:
+            columns[name][done : done + rows] = block[name]
+        done += rows
+    for name in ("volume", "ask", "bid"):
+        column = columns[name]
+        column[np.isinf(column)] = np.nan
+    return columns
+
+
+def intervals_in(db: sqlite3.Connection, table: str, active_id: int, size: int) -> list[tuple[int, int]]:
+    """The ``[start, end)`` rows of an interval table (``coverage``, ``market_closed``) for one series."""
+    rows = db.execute(
+        f'SELECT start, "end" FROM {table} WHERE active_id = ? AND size = ? ORDER BY start',
+        (active_id, size),
+    ).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def _replace_intervals(
+    db: sqlite3.Connection, table: str, active_id: int, size: int, intervals: list[tuple[int, int]]
+) -> None:
+    db.execute(f"DELETE FROM {table} WHERE active_id = ? AND size = ?", (active_id, size))
+    db.executemany(
+        f'INSERT INTO {table} (active_id, size, start, "end") VALUES (?, ?, ?, ?)',
+        [(active_id, size, a, b) for a, b in merge_intervals(intervals)],
+    )
+
+
+def add_intervals(
+    db: sqlite3.Connection, table: str, active_id: int, size: int, added: Iterable[tuple[int, int]]
+) -> None:
+    """Add ranges to an interval table, merged with the ones it holds (inside the caller's transaction)."""
+    current = intervals_in(db, table, active_id, size)
+    _replace_intervals(db, table, active_id, size, [*current, *added])
+
+
+def remove_intervals(
+    db: sqlite3.Connection, table: str, active_id: int, size: int, removed: Iterable[tuple[int, int]]
+) -> None:
+    """Cut ranges out of an interval table (inside the caller's transaction)."""
+    current = intervals_in(db, table, active_id, size)
+    _replace_intervals(db, table, active_id, size, subtract_intervals(current, removed))
