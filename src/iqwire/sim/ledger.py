@@ -1,22 +1,29 @@
-"""Blitz options from purchase to settlement, and the positions they leave behind.
+"""Every position and order of every product, and the events that become pushes.
 
-The ledger is pure: the caller passes the time and the prices. Every change comes
-back as :class:`LedgerEvent` values that the engine turns into pushes, so a balance
-change can never happen without its ``balance-changed``.
+The ledger is pure: products (``sim/blitz.py``, …) decide what to open and how to
+close it, and record it here. Every change comes back as :class:`LedgerEvent`
+values that the engine turns into pushes, so a balance change can never happen
+without its ``balance-changed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-import msgspec
-
-from iqwire.models import BLITZ_OPTION_TYPE_ID, OpenOptionRequest, Option, Order, Position
+from iqwire.models import Order, Position
 from iqwire.sim.accounts import User
-from iqwire.sim.errors import FORBIDDEN, NOT_SUPPORTED, PAYOUT_CHANGED, REJECTED, SimError
+from iqwire.sim.errors import FORBIDDEN, REJECTED, SimError
 
-__all__ = ["BalanceUpdated", "Ledger", "LedgerEvent", "OrderUpdated", "PositionUpdated", "Quote"]
+__all__ = [
+    "INSUFFICIENT_FUNDS",
+    "BalanceUpdated",
+    "Ledger",
+    "LedgerEvent",
+    "OrderUpdated",
+    "PositionUpdated",
+    "Record",
+]
 
 INSUFFICIENT_FUNDS = "Insufficient funds for this transaction."
 
@@ -31,7 +38,7 @@ class BalanceUpdated:
 
 @dataclass(frozen=True)
 class PositionUpdated:
-    """A position opened or closed; push ``position-changed`` to its user."""
+    """A position opened, changed or closed; push ``position-changed`` to its user."""
 
     user: User
     position: Position
@@ -48,218 +55,100 @@ class OrderUpdated:
 LedgerEvent = BalanceUpdated | PositionUpdated | OrderUpdated
 
 
-@dataclass(frozen=True)
-class Quote:
-    """What the ledger needs to know about an active at a moment."""
-
-    active_id: int
-    ticker: str
-    is_open: Callable[[float], bool]
-    price_at: Callable[[float], float | None]
-    commission: float
-    expirations: tuple[int, ...]
-    min_amount: float
-    max_amount: float
-
-
 @dataclass
-class _Record:
+class Record:
+    """One position and the order that opened it; ``terms`` holds what the product needs later."""
+
     user: User
     position: Position
     order: Order
-    payout: float
+    product: str
+    terms: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> int:
+        """The ledger key: the option (or position) id as a number."""
+        return self.position.option_id or 0
 
 
 @dataclass
 class Ledger:
-    """Every option ever placed, open ones first to settle.
+    """Every position ever opened, open ones indexed for settlement.
 
     ``expiry_tolerance`` is how far (seconds) a client's ``expired`` may be from
-    ``floor(server time) + expiration_size``.
+    the server's own expiry.
     """
 
     expiry_tolerance: int = 2
     first_option_id: int = 13_607_084_149
-    _records: dict[int, _Record] = field(default_factory=dict)
-    _open: dict[int, _Record] = field(default_factory=dict)
+    _records: dict[int, Record] = field(default_factory=dict)
+    _open: dict[int, Record] = field(default_factory=dict)
+    _orders: dict[int, tuple[User, Order]] = field(default_factory=dict)
     _next_id: int = 0
 
-    def open_option(
-        self, user: User, body: OpenOptionRequest, quote: Quote, now: float
-    ) -> tuple[Option, list[LedgerEvent]]:
-        """Validate and place a blitz option at ``now``.
+    def next_id(self) -> int:
+        """A fresh id, shared by options, orders and positions (ids never collide)."""
+        new = self.first_option_id + self._next_id
+        self._next_id += 1
+        return new
+
+    # -- money ---------------------------------------------------------------------
+
+    @staticmethod
+    def debit(user: User, balance_id: int, amount: float) -> list[LedgerEvent]:
+        """Take a stake from a balance.
 
         Raises:
-            SimError: with the status and message the platform would send.
+            SimError: 4003 for another user's balance, 4008 for insufficient funds.
         """
-        if body.option_type_id != BLITZ_OPTION_TYPE_ID:
-            raise SimError(
-                NOT_SUPPORTED,
-                f"option type {body.option_type_id} is not supported by the simulator (blitz is 12)",
-            )
-        balance = user.balance(body.user_balance_id)
+        balance = user.balance(balance_id)
         if balance is None:
-            raise SimError(FORBIDDEN, f"balance {body.user_balance_id} does not belong to this user")
-        if body.direction not in ("call", "put"):
-            raise SimError(REJECTED, f"direction must be 'call' or 'put', not {body.direction!r}")
-        size = body.expiration_size
-        if size is None or size not in quote.expirations:
-            allowed = ", ".join(str(e) for e in quote.expirations)
-            raise SimError(
-                REJECTED, f"expiration_size {size} is not offered for this active (offered: {allowed})"
-            )
-        created = int(now)
-        expires = created + size
-        if body.expired != 0 and abs(body.expired - expires) > self.expiry_tolerance:
-            raise SimError(
-                REJECTED, f"expired {body.expired} does not match server time + expiration_size ({expires})"
-            )
-        if not quote.is_open(now) or not quote.is_open(expires):
-            raise SimError(REJECTED, "The active is closed for trading now.")
-        if not quote.min_amount <= body.price <= quote.max_amount:
-            raise SimError(REJECTED, f"amount must be between {quote.min_amount:g} and {quote.max_amount:g}")
-        if body.price > balance.amount + 1e-9:
+            raise SimError(FORBIDDEN, f"balance {balance_id} does not belong to this user")
+        if amount > balance.amount + 1e-9:
             raise SimError(REJECTED, INSUFFICIENT_FUNDS)
-        payout = 100 - quote.commission
-        if abs(body.profit_percent - payout) > 1e-9:
-            raise SimError(
-                PAYOUT_CHANGED,
-                "The option has not been purchased because of the profit rate change.",
-                {
-                    "actual_commission": {
-                        "active_id": quote.active_id,
-                        "commission": quote.commission,
-                        "option_type": BLITZ_OPTION_TYPE_ID,
-                    }
-                },
-            )
-        open_price = quote.price_at(now)
-        if open_price is None:
-            raise SimError(REJECTED, "The active is closed for trading now.")
+        balance.amount = round(balance.amount - amount, 2)
+        return [BalanceUpdated(user, balance_id)]
 
-        option_id = self.first_option_id + self._next_id
-        self._next_id += 1
-        balance.amount = round(balance.amount - body.price, 2)
-        position = Position(
-            id=option_id,
-            external_id=option_id,
-            status="open",
-            result="opened",
-            instrument_type="blitz-option",
-            instrument_id=f"blitz_{quote.ticker.replace('-', '_')}",
-            active_id=quote.active_id,
-            direction=body.direction,
-            investment=body.price,
-            invest=body.price,
-            open_time=created,
-            expiration_time=expires,
-            expiration_size=size,
-            open_quote=open_price,
-            expected_profit=round(body.price * payout / 100, 2),
-            user_id=user.user_id,
-            user_balance_id=balance.id,
-            source="binary-options",
-            version=1,
-            raw_event={
-                "binary_options_option_changed1": {
-                    "order_ids": [option_id],
-                    "direction": body.direction,
-                    "expiration_time": expires,
-                }
-            },
-        )
-        order = Order(
-            id=option_id,
-            instrument_type="blitz-option",
-            kind="regular",
-            status="filled",
-            position_id=option_id,
-            user_id=user.user_id,
-            user_balance_id=balance.id,
-            active_id=quote.active_id,
-        )
-        record = _Record(user, position, order, payout)
-        self._records[option_id] = record
-        self._open[option_id] = record
-        option = Option(
-            id=option_id,
-            act=quote.active_id,
-            direction=body.direction,
-            price=body.price,
-            exp=expires,
-            value=open_price,
-            user_id=user.user_id,
-            created=created,
-            time_rate=created,
-            type="blitz",
-            profit_income=100 + payout,
-            profit_return=0,
-            rollover_params={"amount_multiplier": 2, "max_count": 1, "offset": 0, "deadtime": 7},
-        )
-        events: list[LedgerEvent] = [
-            BalanceUpdated(user, balance.id),
-            OrderUpdated(user, order),
-            PositionUpdated(user, position),
-        ]
-        return option, events
-
-    def next_expiry(self) -> int | None:
-        """When the earliest open option expires, or ``None``."""
-        if not self._open:
-            return None
-        return min(r.position.expiration_time or 0 for r in self._open.values())
-
-    def settle_due(self, now: float, price_at: Callable[[int, float], float | None]) -> list[LedgerEvent]:
-        """Close every open option whose expiry is at or before ``now``, oldest first."""
-        due = sorted(
-            (r for r in self._open.values() if (r.position.expiration_time or 0) <= now),
-            key=lambda r: (r.position.expiration_time or 0, r.position.option_id or 0),
-        )
-        events: list[LedgerEvent] = []
-        for record in due:
-            events.extend(self._settle(record, price_at))
-        return events
-
-    def _settle(self, record: _Record, price_at: Callable[[int, float], float | None]) -> list[LedgerEvent]:
-        position = record.position
-        option_id = position.option_id or 0
-        if self._open.pop(option_id, None) is None:  # never settle twice
+    @staticmethod
+    def credit(user: User, balance_id: int, amount: float) -> list[LedgerEvent]:
+        """Pay an amount into a balance (nothing, and no push, for zero)."""
+        balance = user.balance(balance_id)
+        if balance is None or not amount:
             return []
-        expires = position.expiration_time or 0
-        close_price = price_at(position.active_id or 0, expires)
-        open_price = position.open_quote or 0.0
-        if close_price is None:
-            close_price = open_price
-        amount = position.investment or 0.0
-        if close_price == open_price:
-            result, pnl, close_profit = "equal", 0.0, amount
-        elif (close_price > open_price) == (position.direction == "call"):
-            pnl = round(amount * record.payout / 100, 2)
-            result, close_profit = "win", round(amount + pnl, 2)
-        else:
-            result, pnl, close_profit = "loose", -amount, 0.0
-        closed = msgspec.structs.replace(
-            position,
-            status="closed",
-            result=result,
-            close_reason=result,
-            pnl=pnl,
-            pnl_net=pnl,
-            pnl_realized=pnl,
-            close_profit=close_profit,
-            profit_amount=pnl,
-            close_time=expires,
-            expiration_value=close_price,
-            close_quote=close_price,
-            version=(position.version or 1) + 1,
-        )
-        record.position = closed
-        balance = record.user.balance(position.user_balance_id or 0)
-        events: list[LedgerEvent] = [PositionUpdated(record.user, closed)]
-        if balance is not None and close_profit:
-            balance.amount = round(balance.amount + close_profit, 2)
-            events.insert(0, BalanceUpdated(record.user, balance.id))
-        return events
+        balance.amount = round(balance.amount + amount, 2)
+        return [BalanceUpdated(user, balance_id)]
+
+    # -- records -------------------------------------------------------------------
+
+    def add(self, record: Record) -> None:
+        """Record a newly opened position (and its order)."""
+        self._records[record.key] = record
+        if record.position.status == "open":
+            self._open[record.key] = record
+        self.add_order(record.user, record.order)
+
+    def add_order(self, user: User, order: Order) -> None:
+        """Record an order, also one that opened no position (a rejected one)."""
+        if isinstance(order.id, int):
+            self._orders[order.id] = (user, order)
+
+    def update(self, record: Record, position: Position) -> None:
+        """Replace a record's position; a closed one leaves the open index."""
+        record.position = position
+        if position.status != "open":
+            self._open.pop(record.key, None)
+
+    def close(self, record: Record) -> bool:
+        """Take a record out of the open index; ``False`` if it was not open (never close twice)."""
+        return self._open.pop(record.key, None) is not None
+
+    def open_records(self, product: str) -> list[Record]:
+        """A product's open records, oldest first."""
+        return [r for r in self._open.values() if r.product == product]
+
+    def record(self, key: int) -> Record | None:
+        """A record by option/position id (the caller checks ownership)."""
+        return self._records.get(key)
 
     # -- queries -------------------------------------------------------------------
 
@@ -277,7 +166,7 @@ class Ledger:
 
     def orders(self, user: User) -> list[Order]:
         """The user's orders."""
-        return [r.order for r in self._records.values() if r.user is user]
+        return [order for owner, order in self._orders.values() if owner is user]
 
     def position(self, option_id: int) -> Position | None:
         """Any position by option id (the caller checks ownership)."""

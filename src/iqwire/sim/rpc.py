@@ -77,7 +77,7 @@ def _user_profile_client(engine: Engine, user: User, body: Any, now: float) -> t
 
 
 def _user_settings(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
-    settings = engine.user_settings.setdefault(user.user_id, {"chart_type": "candles", "sound": False})
+    settings = engine.state.user_settings.setdefault(user.user_id, {"chart_type": "candles", "sound": False})
     return "user-settings", UserSettings(
         user_id=user.user_id, settings=settings, timezone="UTC", language="en"
     )
@@ -86,7 +86,7 @@ def _user_settings(engine: Engine, user: User, body: Any, now: float) -> tuple[s
 def _set_user_settings(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
     if not isinstance(body, dict):
         raise SimError(4000, "body must be an object of settings")
-    engine.user_settings.setdefault(user.user_id, {}).update(body)
+    engine.state.user_settings.setdefault(user.user_id, {}).update(body)
     return "set-user-settings-reply", {"success": True}
 
 
@@ -118,19 +118,19 @@ def _active(engine: Engine, user: User, body: GetActiveBody, now: float) -> tupl
     target = body.target
     if target is None:
         raise SimError(4000, "get-active needs 'active_id' (1.0) or 'id' (5.0)")
-    return "active", engine.active_model(target, now)
+    return "active", engine.state.active_model(target, now)
 
 
 def _actives_index(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
     actives = [
         {"id": spec.id, "name": spec.name, "ticker": spec.ticker, "is_otc": spec.is_otc, "type": spec.kind}
-        for spec in engine.model.actives
+        for spec in engine.state.model.actives
     ]
     return "actives-index", {"actives": actives}
 
 
 def _candles(engine: Engine, user: User, body: GetCandlesBody, now: float) -> tuple[str, Any]:
-    engine.require_active(body.active_id)
+    engine.state.require_active(body.active_id)
     size = body.size
     if size not in CANDLE_SIZES:
         raise SimError(VALIDATION, f"size must be one of {', '.join(map(str, CANDLE_SIZES))}")
@@ -167,8 +167,8 @@ def _range(
     stop = int(last) + 1
     if stop <= start:  # ``to`` before ``from``, or before the listing
         return []
-    closed = engine.model.candles(active_id, size, start, stop, only_closed_at=now)
-    live = engine.model.candle_at(active_id, size, now) if forming else None
+    closed = engine.state.model.candles(active_id, size, start, stop, only_closed_at=now)
+    live = engine.state.model.candle_at(active_id, size, now) if forming else None
     if live is not None and live.end > now and start <= live.start < stop:
         closed.append(live)
     return closed
@@ -186,7 +186,7 @@ def _first(
 ) -> list[Candle]:
     """The first ``count`` candles with ``from`` in [first, last], looking no further than needed
     (a ``from`` far in the past must not build every candle since then)."""
-    listed = engine.model.spec(active_id).listed_at
+    listed = engine.state.model.spec(active_id).listed_at
     first = max(first, listed // size * size)
     span = count * size
     while True:
@@ -200,7 +200,7 @@ def _first(
 def _last(
     engine: Engine, active_id: int, size: int, last: float, count: int, now: float, forming: bool
 ) -> list[Candle]:
-    listed = engine.model.spec(active_id).listed_at
+    listed = engine.state.model.spec(active_id).listed_at
     span = count * size
     while True:
         first = max(last - span, listed)
@@ -222,39 +222,39 @@ def _candles_by_id(engine: Engine, body: GetCandlesBody, now: float) -> list[Can
             "count must be less than or equal to 1000",
             fields={"count": "must be less than or equal to 1000"},
         )
-    first = engine.model.from_of(body.active_id, size, body.from_id)
-    last = engine.model.from_of(body.active_id, size, body.to_id)
+    first = engine.state.model.from_of(body.active_id, size, body.from_id)
+    last = engine.state.model.from_of(body.active_id, size, body.to_id)
     if first > now:
         return []
     return _range(engine, body.active_id, size, first, min(last, now), now, not body.only_closed)
 
 
 def _first_candles(engine: Engine, user: User, body: GetFirstCandlesBody, now: float) -> tuple[str, Any]:
-    engine.require_active(body.active_id)
-    by_size = {size: engine.model.first_candle(body.active_id, size) for size in CANDLE_SIZES}
+    engine.state.require_active(body.active_id)
+    by_size = {size: engine.state.model.first_candle(body.active_id, size) for size in CANDLE_SIZES}
     return "first-candles", FirstCandles(candles_by_size=by_size)
 
 
 def _traders_mood(engine: Engine, user: User, body: GetTradersMoodBody, now: float) -> tuple[str, Any]:
-    engine.require_active(body.asset_id)
+    engine.state.require_active(body.asset_id)
     return "traders-mood", TradersMood(
-        asset_id=body.asset_id, value=engine.mood(body.asset_id, now), instrument=body.instrument
+        asset_id=body.asset_id, value=engine.state.mood(body.asset_id, now), instrument=body.instrument
     )
 
 
 def _currency(engine: Engine, user: User, body: GetCurrencyBody, now: float) -> tuple[str, Any]:
-    currency = engine.currencies.get(body.name.upper())
+    currency = engine.state.currencies.get(body.name.upper())
     if currency is None:
         raise SimError(UNKNOWN_NAME, f"unknown currency {body.name!r}")
     return "currency", currency
 
 
 def _currency_list(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
-    return "currency-list", {"currencies": list(engine.currencies.values())}
+    return "currency-list", {"currencies": list(engine.state.currencies.values())}
 
 
 def _currencies_list(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
-    return "currencies-list", {"currencies": list(engine.currencies.values())}
+    return "currencies-list", {"currencies": list(engine.state.currencies.values())}
 
 
 def _open_option(engine: Engine, user: User, body: OpenOptionRequest, now: float) -> tuple[str, Any]:
@@ -262,6 +262,7 @@ def _open_option(engine: Engine, user: User, body: OpenOptionRequest, now: float
 
 
 def _sell_options(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+    # Turbo and binary options (sim/binary_options.py) replace this answer.
     return "result", Result(success=False, reason="blitz options cannot be sold before expiry")
 
 
@@ -281,7 +282,7 @@ def _filter(positions: list[Position], balance_id: int | None, types: list[str] 
 
 def _positions(engine: Engine, user: User, body: GetPositionsBody, now: float) -> tuple[str, Any]:
     _check_balance(user, body.user_balance_id)
-    selected = _filter(engine.ledger.open_positions(user), body.user_balance_id, body.instrument_types)
+    selected = _filter(engine.state.ledger.open_positions(user), body.user_balance_id, body.instrument_types)
     page = selected[body.offset : body.offset + body.limit]
     return "positions", PositionsResponse(positions=page, limit=body.limit, total=len(selected))
 
@@ -290,7 +291,7 @@ def _orders(engine: Engine, user: User, body: GetOrdersBody, now: float) -> tupl
     _check_balance(user, body.user_balance_id)
     orders = [
         o
-        for o in engine.ledger.orders(user)
+        for o in engine.state.ledger.orders(user)
         if (body.user_balance_id is None or o.user_balance_id == body.user_balance_id)
         and (body.kind != "deferred" or not o.is_terminal)
         and (not body.instrument_types or o.instrument_type in body.instrument_types)
@@ -302,7 +303,9 @@ def _history(engine: Engine, user: User, body: GetHistoryPositionsBody, now: flo
     _check_balance(user, body.user_balance_id)
     if body.user_id is not None and body.user_id != user.user_id:
         raise SimError(FORBIDDEN, "user_id does not match the authenticated user")
-    selected = _filter(engine.ledger.closed_positions(user), body.user_balance_id, body.instrument_types)
+    selected = _filter(
+        engine.state.ledger.closed_positions(user), body.user_balance_id, body.instrument_types
+    )
     if body.external_id is not None:
         selected = [p for p in selected if p.option_id == body.external_id]
     if body.end is not None:
@@ -322,7 +325,8 @@ def _trading_group_params(engine: Engine, user: User, body: Any, now: float) -> 
 
 def _trading_volume(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
     volume = sum(
-        p.amount or 0 for p in engine.ledger.open_positions(user) + engine.ledger.closed_positions(user)
+        p.amount or 0
+        for p in engine.state.ledger.open_positions(user) + engine.state.ledger.closed_positions(user)
     )
     return "trading-volume", TradingVolume(
         volume=round(volume, 2), currency=user.config.currency, user_id=user.user_id, period="all"
@@ -336,22 +340,9 @@ def _option_insurance(engine: Engine, user: User, body: Any, now: float) -> tupl
 
 
 def _features(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
-    disabled = [
-        "turbo-instrument",
-        "binary-instrument",
-        "digital-instrument",
-        "margin-forex-instrument",
-        "margin-cfd-instrument",
-        "margin-crypto-instrument",
-    ]
     features = [
-        Feature(
-            id=1, name="blitz-instrument", category="client-sdk-js", version=1.0, status="enabled", params={}
-        )
-    ]
-    features += [
-        Feature(id=index + 2, name=name, category="client-sdk-js", version=1.0, status="disabled", params={})
-        for index, name in enumerate(disabled)
+        Feature(id=index + 1, name=name, category="client-sdk-js", version=1.0, status=status, params={})
+        for index, (name, status) in enumerate(engine.feature_statuses().items())
     ]
     return "features", Features(features=features)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sim_wire import RawClient
 
-from iqwire.sim import Simulator, rpc
+from iqwire.sim import Simulator
 
 
 async def test_a_failing_handler_answers_5000_and_the_connection_survives(
@@ -16,7 +16,7 @@ async def test_a_failing_handler_answers_5000_and_the_connection_survives(
     def broken(*_args: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(rpc.HANDLERS, "get-actives-index", broken)
+    monkeypatch.setitem(sim.engine.handlers, "get-actives-index", broken)
 
     reply = await raw.request("get-actives-index", "1.0", {})
 
