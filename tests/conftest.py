@@ -9,16 +9,23 @@ and the command line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from iqwire.client import Client
 from iqwire.sim import ManualClock, Simulator, SystemClock
+from iqwire.sim.actives import find_active
+from iqwire.sim.prices import PriceModel
+from iqwire.store.candles import CandleStore, StoredActive
 from iqwire.sync import EventLoopThread
 
 #: A Thursday, 2026-02-12 12:25 UTC: the forex and OTC actives are open (AMZN opens at 13:30).
 START = 1_770_899_100
+
+#: 2026-02-10 00:00 UTC: where ``candles_2h`` begins.
+DAY0 = 1_770_681_600
 
 #: What the client and the command line read from the environment.
 IQWIRE_ENV = (
@@ -90,3 +97,26 @@ def tsim(sim_thread: EventLoopThread) -> Iterator[Simulator]:
         yield simulator
     finally:
         sim_thread.run(simulator.stop)
+
+
+def write_candles(path: Path, active_id: int, sizes: tuple[int, ...], start: int, end: int) -> Path:
+    """A candle store with the simulator's prices of ``active_id``, described as a download would."""
+    spec = find_active(active_id)
+    assert spec is not None
+    with CandleStore(path) as store:
+        for size in sizes:
+            store.write(PriceModel(5).candles(active_id, size, start, end))
+        store.describe_active(StoredActive(spec.id, spec.name, 100 - spec.commission, spec.precision))
+    return path
+
+
+@pytest.fixture(scope="session")
+def candle_writer() -> Callable[[Path, int, tuple[int, ...], int, int], Path]:
+    """:func:`write_candles`, for tests that need other data than ``candles_2h``."""
+    return write_candles
+
+
+@pytest.fixture(scope="session")
+def candles_2h(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of two hours (from ``DAY0``) of EURUSD-OTC 5-second candles: 1,440 of them."""
+    return write_candles(tmp_path_factory.mktemp("candles") / "candles.sqlite", 76, (5,), DAY0, DAY0 + 7200)

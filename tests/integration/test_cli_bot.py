@@ -297,7 +297,7 @@ def test_backtest_sweep_on_ray_without_ray(store: Path, monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "ray", None)
     result = invoke("backtest", EXAMPLE, "--db", str(store), "--sweep", "period=10,20", "--backend", "ray")
     assert_clean_failure(
-        result, 1, "the ray backend needs Ray, which is not installed: pip install 'ray[default]'"
+        result, 1, "the ray backend needs Ray, which is not installed: pip install 'iqwire[ray]'"
     )
 
 

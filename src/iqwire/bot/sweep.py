@@ -3,12 +3,12 @@
 A sweep is the cartesian product of a *grid* (``{"period": [10, 20, 30], "low": [25, 30]}``
 is six backtests). Each combination becomes a :class:`SweepJob`: plain, picklable data (the
 strategy *reference*, not the class; the store *path*, not an open store). :func:`run_job`
-is the worker: it loads the strategy, opens the candle store itself, reads the series and
-runs :func:`~iqwire.bot.backtest.run_backtest` with :func:`asyncio.run`. :func:`run_sweep`
-runs the jobs in a :class:`~concurrent.futures.ProcessPoolExecutor` with the ``spawn``
-context (no inherited threads, locks or sockets), or on a Ray cluster with
-``backend="ray"`` (see ``docs/scaling.md``), and returns ``(params, summary)`` pairs sorted
-by P&L, best first.
+is the worker: it loads the strategy, opens the candles itself (a store file, a Parquet
+dataset directory or a dataset URL: :func:`~iqwire.store.dataset.open_candles`), reads the
+series and runs :func:`~iqwire.bot.backtest.run_backtest` with :func:`asyncio.run`.
+:func:`run_sweep` runs the jobs in local ``spawn`` processes, or on a Ray cluster with
+``backend="ray"`` (:func:`~iqwire.bot.workers.job_pool`; see ``docs/scaling.md``), and
+returns ``(params, summary)`` pairs sorted by P&L, best first.
 
 Example::
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,28 +39,31 @@ from iqwire.bot.backtest import run_backtest
 from iqwire.bot.loader import load_strategy
 from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
+from iqwire.bot.workers import BACKENDS, job_pool
 from iqwire.models import Candle
-from iqwire.store.candles import CandleStore, StoredActive
+from iqwire.store.candles import StoredActive
+from iqwire.store.dataset import CandleReader, is_url, open_candles
 
 __all__ = [
     "BACKENDS",
     "SweepJob",
     "SweepRow",
     "absolute_reference",
+    "backtest_job",
+    "check_params",
     "coerce_params",
     "expand_grid",
     "make_resolver",
     "parse_assignment",
     "parse_grid",
     "parse_value",
+    "portable_source",
     "read_series",
     "run_job",
+    "run_jobs",
     "run_sweep",
     "strategy_actives",
 ]
-
-#: Where the jobs of a sweep can run.
-BACKENDS = ("process", "ray")
 
 #: One result of a sweep: the combination's parameters and its report summary.
 SweepRow = tuple[dict[str, Any], dict[str, Any]]
@@ -217,19 +219,40 @@ def make_resolver(names: Mapping[int, str]) -> Callable[[str | int], int]:
 
 
 def read_series(
-    store: CandleStore,
+    store: CandleReader,
     active_ids: Iterable[int],
     sizes: Iterable[int],
     start: int | None,
     end: int | None,
 ) -> dict[tuple[int, int], list[Candle]]:
-    """The stored candles of every ``(active, size)`` with ``start <= from < end`` (may be empty)."""
+    """The candles of every ``(active, size)`` with ``start <= from < end`` (may be empty).
+
+    ``store`` is a :class:`~iqwire.store.candles.CandleStore` or a
+    :class:`~iqwire.store.dataset.CandleDataset`.
+    """
     size_list = list(sizes)
     return {
         (active_id, size): store.read(active_id, size, start, end)
         for active_id in active_ids
         for size in size_list
     }
+
+
+def portable_source(source: str | os.PathLike[str]) -> str:
+    """A candle location another process finds: a URL as given, a path made absolute."""
+    return str(source) if is_url(source) else str(Path(source).resolve())
+
+
+def check_params(strategy: type[Strategy], params: Mapping[str, Any]) -> None:
+    """Build the strategy once with ``params`` so a typo fails here, before any worker starts.
+
+    Raises:
+        ValueError: a parameter the strategy does not have.
+    """
+    try:
+        strategy(**coerce_params(strategy, params))
+    except TypeError as exc:  # Strategy.__init__: an unknown parameter name
+        raise ValueError(str(exc)) from exc
 
 
 # -- jobs ------------------------------------------------------------------------------------------
@@ -240,13 +263,14 @@ class SweepJob:
     """One backtest of a sweep, as plain data a worker process (or a Ray task) can unpickle.
 
     ``params`` is the combination being tried (reported back); ``base_params`` the fixed
-    overrides under it (config file, ``--param``); ``start``/``end`` unix seconds
-    (``None``: the whole store); ``payout`` overrides every active's payout.
+    overrides under it (config file, ``--param``); ``source`` where the candles are (a
+    store file, a dataset directory or URL, as every worker must see it); ``start``/``end``
+    unix seconds (``None``: all of it); ``payout`` overrides every active's payout.
     """
 
     strategy_ref: str
     params: dict[str, Any]
-    db_path: str
+    source: str
     start: int | None
     end: int | None
     base_params: dict[str, Any] = field(default_factory=dict)
@@ -261,11 +285,21 @@ def run_job(job: SweepJob) -> SweepRow:
     Returns ``(job.params, summary)``: :meth:`Report.as_dict` plus ``candles`` (replayed)
     and ``unsettled`` (trades still open when the data ran out).
     """
+    return backtest_job(job)
+
+
+def backtest_job(job: SweepJob, prepare: Callable[[Strategy], None] | None = None) -> SweepRow:
+    """:func:`run_job`, with ``prepare`` called on the strategy object before the replay starts.
+
+    (The optimiser's worker uses ``prepare`` to watch the run and stop a hopeless one.)
+    """
     strategy_cls = load_strategy(job.strategy_ref)
     strategy = strategy_cls(**coerce_params(strategy_cls, {**job.base_params, **job.params}))
-    with CandleStore(job.db_path) as store:
-        names, payouts = strategy_actives(strategy_cls, job.payout, store.actives())
-        series = read_series(store, names, strategy.sizes, job.start, job.end)
+    if prepare is not None:
+        prepare(strategy)
+    with open_candles(job.source) as candles:
+        names, payouts = strategy_actives(strategy_cls, job.payout, candles.actives())
+        series = read_series(candles, names, strategy.sizes, job.start, job.end)
     result = asyncio.run(
         run_backtest(
             strategy,
@@ -283,69 +317,31 @@ def run_job(job: SweepJob) -> SweepRow:
     return dict(job.params), summary
 
 
-def _sort(rows: list[SweepRow]) -> list[SweepRow]:
-    return sorted(rows, key=lambda row: float(row[1]["pnl"]), reverse=True)
-
-
-def _run_processes(
-    jobs: Sequence[SweepJob], workers: int | None, on_result: Callable[[SweepRow], None] | None
+def run_jobs(
+    jobs: Sequence[SweepJob],
+    *,
+    workers: int | None = None,
+    backend: str = "process",
+    ray_address: str | None = None,
+    on_result: Callable[[SweepRow], None] | None = None,
 ) -> list[SweepRow]:
+    """Run every job on ``backend`` (:func:`~iqwire.bot.workers.job_pool`), in completion order."""
     count = min(len(jobs), workers if workers is not None else (os.cpu_count() or 1))
-    context = multiprocessing.get_context("spawn")
     rows: list[SweepRow] = []
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, count), mp_context=context) as pool:
+    with job_pool(backend, workers=max(1, count), ray_address=ray_address) as pool:
         futures = [pool.submit(run_job, job) for job in jobs]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                row = future.result()
-                rows.append(row)
-                if on_result is not None:
-                    on_result(row)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+        for future in concurrent.futures.as_completed(futures):
+            row = future.result()
+            rows.append(row)
+            if on_result is not None:
+                on_result(row)
     return rows
-
-
-def _import_ray() -> Any:
-    try:
-        import ray  # type: ignore[import-not-found, import-untyped, unused-ignore]
-    except ImportError as exc:
-        raise ImportError(
-            "the ray backend needs Ray, which is not installed: pip install 'ray[default]' "
-            "(or use the default process backend); see docs/scaling.md"
-        ) from exc
-    return ray
-
-
-def _run_ray(
-    jobs: Sequence[SweepJob], address: str | None, on_result: Callable[[SweepRow], None] | None
-) -> list[SweepRow]:
-    ray = _import_ray()
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=address)
-    try:
-        remote = ray.remote(num_cpus=1)(run_job)
-        pending = [remote.remote(job) for job in jobs]
-        rows: list[SweepRow] = []
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                row: SweepRow = ray.get(ref)
-                rows.append(row)
-                if on_result is not None:
-                    on_result(row)
-        return rows
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def run_sweep(
     strategy_ref: str,
     grid: Mapping[str, Sequence[Any]],
-    db_path: str | os.PathLike[str],
+    source: str | os.PathLike[str],
     start: int | None,
     end: int | None,
     *,
@@ -363,7 +359,9 @@ def run_sweep(
     ``workers`` caps the worker processes (default: the CPU count, at most one per
     combination). ``backend="ray"`` sends the same :func:`run_job` to a Ray cluster
     (``ray_address``; ``None`` starts or joins a local one); every node must reach
-    ``db_path``. ``on_result`` is called in this process as each combination finishes.
+    ``source``: a store file, a dataset directory, or a dataset URL such as
+    ``s3://bucket/candles``. ``on_result`` is called in this process as each
+    combination finishes.
 
     Raises:
         ValueError: an unknown backend, or a bad parameter (checked here, before any worker starts).
@@ -378,17 +376,14 @@ def run_sweep(
     base = dict(base_params or {})
     combinations = [coerce_params(strategy_cls, combination) for combination in expand_grid(grid)]
     for combination in combinations:
-        try:
-            strategy_cls(**coerce_params(strategy_cls, {**base, **combination}))
-        except TypeError as exc:  # Strategy.__init__: an unknown parameter name
-            raise ValueError(str(exc)) from exc
-    with CandleStore(Path(db_path)) as store:
-        strategy_actives(strategy_cls, payout, store.actives())  # ValueError on an unknown active
+        check_params(strategy_cls, {**base, **combination})
+    with open_candles(source) as candles:
+        strategy_actives(strategy_cls, payout, candles.actives())  # ValueError on an unknown active
     jobs = [
         SweepJob(
             strategy_ref=reference,
             params=combination,
-            db_path=str(Path(db_path).resolve()),
+            source=portable_source(source),
             start=start,
             end=end,
             base_params=base,
@@ -398,6 +393,5 @@ def run_sweep(
         )
         for combination in combinations
     ]
-    if backend == "ray":
-        return _sort(_run_ray(jobs, ray_address, on_result))
-    return _sort(_run_processes(jobs, workers, on_result))
+    rows = run_jobs(jobs, workers=workers, backend=backend, ray_address=ray_address, on_result=on_result)
+    return sorted(rows, key=lambda row: float(row[1]["pnl"]), reverse=True)

@@ -62,6 +62,7 @@ from iqwire.store.sql import (
     SELECT_CANDLES,
     UPSERT,
     add_intervals,
+    candles_from_rows,
     intervals_in,
     numpy_columns,
     remove_intervals,
@@ -313,24 +314,7 @@ class CandleStore:
         clause, params = where(active_id, size, start, end)
         with self._lock:
             rows = self._db.execute(f'{SELECT_CANDLES}{clause} ORDER BY "from"', params).fetchall()
-        return [
-            Candle(
-                id=r[0],
-                start=r[1],
-                end=r[2],
-                open=r[3],
-                high=r[4],
-                low=r[5],
-                close=r[6],
-                volume=r[7],
-                ask=r[8],
-                bid=r[9],
-                at=r[10],
-                active_id=active_id,
-                size=size,
-            )
-            for r in rows
-        ]
+        return candles_from_rows(rows, active_id, size)
 
     async def read_async(
         self, active_id: int, size: int, start: int | None = None, end: int | None = None

@@ -12,11 +12,12 @@ from __future__ import annotations
 import itertools
 import operator
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from iqwire.models import Candle
 from iqwire.store.intervals import merge_intervals, subtract_intervals
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "SELECT_CANDLES",
     "UPSERT",
     "add_intervals",
+    "candles_from_rows",
     "intervals_in",
     "numpy_columns",
     "remove_intervals",
@@ -112,6 +114,30 @@ WHERE candles.at IS NOT NULL AND candles.at < candles."to" * 1000000000
 """
 
 SELECT_CANDLES = 'SELECT id, "from", "to", open, high, low, close, volume, ask, bid, at FROM candles'
+
+
+def candles_from_rows(rows: Iterable[Sequence[Any]], active_id: int, size: int) -> list[Candle]:
+    """Candles of one series from rows in :data:`SELECT_CANDLES` order (also a Parquet dataset's)."""
+    return [
+        Candle(
+            id=r[0],
+            start=r[1],
+            end=r[2],
+            open=r[3],
+            high=r[4],
+            low=r[5],
+            close=r[6],
+            volume=r[7],
+            ask=r[8],
+            bid=r[9],
+            at=r[10],
+            active_id=active_id,
+            size=size,
+        )
+        for r in rows
+    ]
+
+
 # For the numpy path: NULL floats come back as +inf (9e999 parses as inf), a NULL ``at`` as -1.
 _SELECT_NUMERIC = (
     'SELECT active_id, size, id, "from", "to", open, high, low, close, '

@@ -218,5 +218,5 @@ def test_the_ray_backend_without_ray_says_how_to_get_it(
     store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # make ``import ray`` fail even where it is installed
-    with pytest.raises(ImportError, match=r"pip install 'ray\[default\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'iqwire\[ray\]'"):
         run_sweep(EXAMPLE, {"period": [10, 20]}, store_path, START, END, backend="ray")
