@@ -43,7 +43,8 @@ class OpenOptionRequest(Model, kw_only=True, frozen=True):
 
     The web client sends ``expired`` = server time + ``expiration_size`` and the
     current price as ``value``; the official SDK sends ``expired: 0`` and no
-    ``value``/``refund_value``. Both are valid.
+    ``value``/``refund_value``. Both are valid. The community client's 1.0 (turbo
+    and binary) sends no ``profit_percent`` and no ``expiration_size``.
     """
 
     user_balance_id: int
@@ -52,7 +53,7 @@ class OpenOptionRequest(Model, kw_only=True, frozen=True):
     direction: str
     expired: int
     price: float
-    profit_percent: float
+    profit_percent: float | None = None
     expiration_size: int | None = None
     value: int | None = None
     refund_value: float | None = None

@@ -50,6 +50,28 @@ from iqwire.models import (
     TradingVolume,
     UserSettings,
 )
+from iqwire.models.binary import (
+    ListInfoItem,
+    OptionClosed,
+    PositionsState,
+    SellOptionsBody,
+    SoldOptions,
+    SubscribePositionsBody,
+)
+from iqwire.models.digital import (
+    ClosePositionBody,
+    DigitalClientPrices,
+    DigitalInstrument,
+    DigitalInstruments,
+    DigitalOptionPlaced,
+    DigitalUnderlyingList,
+    GetDigitalInstrumentsBody,
+    GetStrikeListBody,
+    GetUnderlyingListBody,
+    InstrumentQuotes,
+    PlaceDigitalOptionBody,
+    StrikeList,
+)
 from iqwire.models.requests import (
     EmptyBody,
     GetActiveBody,
@@ -65,6 +87,10 @@ from iqwire.models.requests import (
 )
 
 __all__ = [
+    "ACK_FIRST_ALWAYS",
+    "COMMUNITY_CALLS",
+    "COMMUNITY_FRAMES",
+    "LEGACY_PUSHES",
     "PUSHES",
     "RPCS",
     "SUBSCRIPTIONS",
@@ -135,7 +161,7 @@ def _rpcs() -> tuple[RpcSpec, ...]:
         r("balances.get-available-balances", ("1.0",), GetBalancesBody, "balances", list[Balance]),
         r("internal-billing.reset-training-balance", ("4.0",), RAW, "result", Result, result_only=True),
         # 4.3 assets and market data
-        r("get-initialization-data", ("4.0",), EmptyBody, "initialization-data", InitializationData),
+        r("get-initialization-data", ("4.0", "3.0"), EmptyBody, "initialization-data", InitializationData),
         r(
             "binary-options.get-initialization-data",
             ("3.0",),
@@ -160,8 +186,8 @@ def _rpcs() -> tuple[RpcSpec, ...]:
         r("get-currency-list", (), RAW, "currency-list", RAW),
         r("get-currencies-list", (), RAW, "currencies-list", RAW),
         # 4.4 binary / blitz options
-        r("binary-options.open-option", ("2.0",), OpenOptionRequest, "option", Option),
-        r("binary-options.sell-options", ("3.0",), RAW, "result", Result, result_only=True),
+        r("binary-options.open-option", ("2.0", "1.0"), OpenOptionRequest, "option", Option),
+        r("binary-options.sell-options", ("3.0",), SellOptionsBody, "result", Result, result_only=True),
         # 4.5 portfolio
         r("portfolio.get-positions", ("4.0",), GetPositionsBody, "positions", PositionsResponse),
         r("portfolio.get-orders", ("2.0",), GetOrdersBody, "orders", OrdersResponse),
@@ -172,7 +198,14 @@ def _rpcs() -> tuple[RpcSpec, ...]:
             "history-positions",
             HistoryPositions,
         ),
-        r("portfolio.subscribe-positions", ("1.0",), RAW, "result", Result, result_only=True),
+        r(
+            "portfolio.subscribe-positions",
+            ("1.0",),
+            SubscribePositionsBody,
+            "result",
+            Result,
+            result_only=True,
+        ),
         # 4.6 marginal trading
         r("marginal-portfolio.get-marginal-balance", ("1.0",), RAW, "marginal-balance", RAW),
         r(
@@ -192,7 +225,28 @@ def _rpcs() -> tuple[RpcSpec, ...]:
         r("marginal-crypto-instruments.get-overnight-fee", (), RAW, None, RAW),
         r("marginal-crypto-instruments.get-underlying-list", (), RAW, None, RAW),
         # 4.7 digital options
-        r("digital-option-instruments.get-underlying-list", ("3.0",), RAW, None, RAW),
+        r(
+            "digital-option-instruments.get-underlying-list",
+            ("3.0",),
+            GetUnderlyingListBody,
+            "underlying-list",
+            DigitalUnderlyingList,
+        ),
+        r(
+            "digital-option-instruments.get-instruments",
+            ("3.0",),
+            GetDigitalInstrumentsBody,
+            "instruments",
+            DigitalInstruments,
+        ),
+        r(
+            "digital-options.place-digital-option",
+            ("3.0", "2.0", "1.0"),
+            PlaceDigitalOptionBody,
+            "digital-option-placed",
+            DigitalOptionPlaced,
+        ),
+        r("digital-options.close-position", ("1.0",), ClosePositionBody, "result", Result, result_only=True),
         # 4.8 trading settings and tools
         r(
             "trading-settings.get-trading-group-params",
@@ -209,6 +263,11 @@ def _rpcs() -> tuple[RpcSpec, ...]:
         r("user-activity.get-trading-volume", (), EmptyBody, "trading-volume", TradingVolume),
         # asked by the official SDK on every connect
         r("features.get-features", ("2.0",), GetFeaturesBody, "features", Features),
+        # the community Python client's own names (wire-facts §9, §10)
+        r("get-balances", ("1.0",), RAW, "balances", list[Balance]),
+        r("sell-options", ("2.0",), SellOptionsBody, "sold-options", SoldOptions),
+        r("get-underlying-list", ("2.0",), GetUnderlyingListBody, "underlying-list", DigitalUnderlyingList),
+        r("get-strike-list", ("4.0",), GetStrikeListBody, "strike-list", StrikeList),
     )
 
 
@@ -255,7 +314,39 @@ def _subscriptions() -> tuple[SubscriptionSpec, ...]:
         s("instruments-list", (), ("type",), "instruments-list", InstrumentsList, "instruments"),
         s("active", (), ("id",), "active", Active, "actives"),
         s("quote-generated", ("2.0",), ("active_id",), "quote-generated", Quote, "quotes"),
-        s("portfolio.positions-state", ("1.0",), (), "positions-state", RAW, "portfolio"),
+        s("portfolio.positions-state", ("1.0",), (), "positions-state", PositionsState, "portfolio"),
+        s(
+            "digital-option-instruments.underlying-list-changed",
+            ("3.0",),
+            (),
+            "underlying-list-changed",
+            DigitalUnderlyingList,
+            "digital-option-instruments",
+        ),
+        s(
+            "digital-option-instruments.instrument-generated",
+            ("3.0",),
+            ("asset_id",),
+            "instrument-generated",
+            DigitalInstrument,
+            "digital-option-instruments",
+        ),
+        s(
+            "trading-settings.digital-option-client-price-generated",
+            ("1.0",),
+            ("asset_id", "instrument_index", "instrument_type"),
+            "digital-option-client-price-generated",
+            DigitalClientPrices,
+            "trading-settings",
+        ),
+        s(
+            "instrument-quotes-generated",
+            ("1.0",),
+            ("active", "expiration_period", "kind"),
+            "instrument-quotes-generated",
+            InstrumentQuotes,
+            "quotes",
+        ),
         s(
             "marginal-portfolio.balance-changed",
             ("1.0",),
@@ -301,6 +392,37 @@ PUSHES: dict[str, Any] = {
     "instruments-list": InstrumentsList,
     "active": Active,
     "quote-generated": Quote,
+    "positions-state": PositionsState,
+    "underlying-list-changed": DigitalUnderlyingList,
+    "instrument-generated": DigitalInstrument,
+    "digital-option-client-price-generated": DigitalClientPrices,
+    "instrument-quotes-generated": InstrumentQuotes,
+}
+
+#: Calls only the community Python client makes: a connection that makes one speaks its
+#: dialect (unsubscribed pushes ``listInfoData`` and ``option-closed``).
+COMMUNITY_CALLS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("binary-options.open-option", "1.0"),
+        ("sell-options", "2.0"),
+        ("get-balances", "1.0"),
+        ("get-initialization-data", "3.0"),
+        ("get-underlying-list", "2.0"),
+        ("get-strike-list", "4.0"),
+        ("digital-options.place-digital-option", "1.0"),
+        ("digital-options.place-digital-option", "2.0"),
+    }
+)
+#: Top-level frames of the community client's dialect, and the name of their reply.
+COMMUNITY_FRAMES: dict[str, str] = {"api_option_init_all": "api_option_init_all_result"}
+#: Replies preceded by a ``result`` ACK even without ``setOptions {sendResults: true}``.
+ACK_FIRST_ALWAYS: frozenset[tuple[str, str]] = frozenset({("binary-options.open-option", "1.0")})
+
+#: Pushes of the community client's dialect, sent without a subscription to the
+#: connections that speak it (``microserviceName`` as noted in protocol-notes).
+LEGACY_PUSHES: dict[str, Any] = {
+    "listInfoData": list[ListInfoItem],
+    "option-closed": OptionClosed,
 }
 
 

@@ -48,6 +48,7 @@ from iqwire.sim.frames import encode_out, push_frame, reply_frame
 from iqwire.sim.hub import Connection, Hub, SubscriptionEntry, normalise_filters
 from iqwire.sim.ledger import BalanceUpdated, LedgerEvent, OrderUpdated, PositionUpdated
 from iqwire.sim.market_feed import MarketFeed
+from iqwire.sim.positions_state import PositionsStateFeed
 from iqwire.sim.product import Handler, HandlerKey, OptionOpener, Product
 from iqwire.sim.products import PRODUCTS
 from iqwire.sim.rpc import HANDLERS, is_unsupported
@@ -57,7 +58,9 @@ __all__ = ["Engine"]
 
 log = logging.getLogger("iqwire.sim")
 
-_PRIVATE_PUSHES = frozenset({"position-changed", "order-changed", "balance-changed", "profile-changed"})
+_PRIVATE_PUSHES = frozenset(
+    {"position-changed", "order-changed", "balance-changed", "profile-changed", "positions-state"}
+)
 #: Pushes whose name another service shares: only subscriptions to this service get them.
 _PUSH_SERVICES = {"balance-changed": "balances"}
 #: Every product feature the official SDK asks about; those no product serves are ``disabled``.
@@ -97,6 +100,7 @@ class Engine:
         self._next_timesync = start + config.timesync_interval
         self.feed = MarketFeed(self, start)
         self.products: list[Product] = [product(self) for product in PRODUCTS]
+        self.positions_state = PositionsStateFeed(self, self.products)
         #: The RPC table: a name, or ``(name, version)`` where versions answer differently.
         self.handlers: dict[HandlerKey, Handler] = {
             name: functools.partial(handler, self) for name, handler in HANDLERS.items()
@@ -105,6 +109,7 @@ class Engine:
         for product in self.products:
             self.handlers.update(product.handlers())
             self._openers.update(product.option_openers())
+        self.handlers["portfolio.subscribe-positions"] = self.positions_state.subscribe
 
     # -- what products see (ProductHost) ----------------------------------------------
 
@@ -177,6 +182,8 @@ class Engine:
             self._send_message(conn, frame.msg, rid, now)
         elif frame.name in ("subscribeMessage", "unsubscribeMessage"):
             self._subscription(conn, frame.name == "subscribeMessage", frame.msg, rid)
+        elif frame.name in catalog.COMMUNITY_FRAMES:
+            self._community_frame(conn, frame.name, rid, now)
         elif frame.name == "heartbeat":
             pass  # the web client's own heartbeat needs no answer
         else:
@@ -198,6 +205,7 @@ class Engine:
     def _legacy_ssid(self, conn: Connection, msg: Any) -> None:
         user = self.accounts.user_for_ssid(msg) if isinstance(msg, str) else None
         conn.user, conn.ssid = user, (msg if user else None)
+        conn.legacy = True
         payload: Any = False if user is None else user.profile()
         self.send(conn, encode_out("profile", payload))
 
@@ -248,7 +256,9 @@ class Engine:
         except msgspec.ValidationError as exc:
             self._error(conn, response_name, rid, SimError(BAD_REQUEST, f"malformed body of '{name}': {exc}"))
             return
-        if name in _ACK_FIRST and conn.send_results:
+        if (name, version) in catalog.COMMUNITY_CALLS:
+            conn.legacy = True
+        if name in _ACK_FIRST and (conn.send_results or (name, version) in catalog.ACK_FIRST_ALWAYS):
             self.send(conn, reply_frame("result", rid, Result(success=True)))
         try:
             reply = handler(conn.user, body, now)
@@ -338,6 +348,14 @@ class Engine:
                 fields = {"user_id": event.user.user_id, "instrument_type": event.order.instrument_type}
                 self.push("order-changed", event.order, fields, event.user)
 
+    def push_legacy(self, name: str, payload: Any, user: User) -> None:
+        """Push, unsubscribed, to the user's connections that speak the community client's dialect."""
+        data: bytes | None = None
+        for conn in list(self.hub.connections.values()):
+            if conn.user is user and conn.legacy:
+                data = data or push_frame(name, "binary-options", payload)
+                self.send(conn, data)
+
     def push(self, name: str, payload: Any, fields: dict[str, Any], user: User | None = None) -> None:
         """Push to every subscription of ``name`` whose filters match ``fields``, encoded once."""
         data: bytes | None = None
@@ -369,6 +387,17 @@ class Engine:
                 f"option type {body.option_type_id} is not supported by the simulator (served: {served})",
             )
         return opener(user, body, now)
+
+    def _community_frame(self, conn: Connection, name: str, rid: str | None, now: float) -> None:
+        """``api_option_init_all``: the turbo and binary actives, as ``{isSuccessful, result}``."""
+        conn.legacy = True
+        reply = catalog.COMMUNITY_FRAMES[name]
+        if conn.user is None:
+            self._error(conn, reply, rid, SimError(NOT_AUTHENTICATED, "not authenticated"))
+            return
+        data = self.initialization_data(now)
+        result = {"turbo": data.turbo, "binary": data.binary}
+        self.send(conn, reply_frame(reply, rid, {"isSuccessful": True, "result": result}))
 
     def feature_statuses(self) -> dict[str, str]:
         """``features.get-features``: each product feature, ``enabled`` or ``disabled``."""
@@ -419,6 +448,7 @@ class Engine:
         self._stepped_to = t
         for product in self.products:
             product.step(t)
+        self.positions_state.step(t)
         self.injector.release_due(t)
         self.feed.push_prices(t)
         if t >= self._next_timesync:

@@ -77,9 +77,9 @@ def check_market(user: User, body: OpenOptionRequest, listing: Listing, expires:
 
 
 def check_payout(body: OpenOptionRequest, listing: Listing, option_type_id: int) -> float:
-    """The payout (``100 - commission``); 4117 when the client's differs."""
+    """The payout (``100 - commission``); 4117 when the client's differs (1.0 sends none)."""
     payout = 100 - listing.commission
-    if abs(body.profit_percent - payout) > 1e-9:
+    if body.profit_percent is not None and abs(body.profit_percent - payout) > 1e-9:
         raise SimError(
             PAYOUT_CHANGED,
             "The option has not been purchased because of the profit rate change.",

@@ -47,6 +47,8 @@ class Connection:
     user: User | None = None
     ssid: str | None = None
     send_results: bool = False
+    #: Spoke the community client's dialect (it gets ``listInfoData`` and ``option-closed``).
+    legacy: bool = False
     subscriptions: set[SubscriptionEntry] = field(default_factory=set)
 
     def __repr__(self) -> str:

@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
 from iqwire.models import InstrumentGroup, OpenOptionRequest, Option
+from iqwire.models.binary import PositionState
 from iqwire.sim.accounts import User
 from iqwire.sim.hub import Connection, Hub
-from iqwire.sim.ledger import LedgerEvent
+from iqwire.sim.ledger import LedgerEvent, Record
 from iqwire.sim.state import SimState
 
 __all__ = ["Handler", "HandlerKey", "OptionOpener", "Product", "ProductHost", "Reply"]
@@ -68,6 +69,9 @@ class ProductHost(Protocol):
     def push(self, name: str, payload: Any, fields: dict[str, Any], user: User | None = None) -> None:
         """Push to every subscription of ``name`` whose filters match ``fields`` (``user``: private)."""
 
+    def push_legacy(self, name: str, payload: Any, user: User) -> None:
+        """Push, unsubscribed, to the user's connections that speak the community client's dialect."""
+
 
 class Product:
     """One trading product of the simulator (subclass it; see the module docstring)."""
@@ -95,3 +99,7 @@ class Product:
 
     def step(self, t: float) -> None:
         """Everything due at simulated time ``t`` (called at every step, in order of time)."""
+
+    def value(self, record: Record, now: float) -> PositionState | None:
+        """One of its open positions as ``positions-state`` shows it now (``None``: not valued)."""
+        return None

@@ -6,9 +6,10 @@ subclass) and adding it here.
 
 from __future__ import annotations
 
+from iqwire.sim.binary_options import BinaryOptions
 from iqwire.sim.blitz import Blitz
 from iqwire.sim.product import Product
 
 __all__ = ["PRODUCTS"]
 
-PRODUCTS: tuple[type[Product], ...] = (Blitz,)
+PRODUCTS: tuple[type[Product], ...] = (Blitz, BinaryOptions)

@@ -98,6 +98,12 @@ def _balances(engine: Engine, user: User, body: GetBalancesBody, now: float) -> 
     return "balances", user.balance_models(set(body.types_ids) if body.types_ids else None)
 
 
+def _legacy_balances(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+    # The community client's get-balances 1.0 sends no body at all.
+    types = body.get("types_ids") if isinstance(body, dict) else None
+    return "balances", user.balance_models(set(types) if isinstance(types, list) and types else None)
+
+
 def _reset_training_balance(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
     balance_id = body.get("user_balance_id") if isinstance(body, dict) else None
     balance = user.balance(balance_id) if isinstance(balance_id, int) else None
@@ -261,11 +267,6 @@ def _open_option(engine: Engine, user: User, body: OpenOptionRequest, now: float
     return "option", engine.open_option(user, body, now)
 
 
-def _sell_options(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
-    # Turbo and binary options (sim/binary_options.py) replace this answer.
-    return "result", Result(success=False, reason="blitz options cannot be sold before expiry")
-
-
 def _check_balance(user: User, balance_id: int | None) -> None:
     if balance_id is not None and user.balance(balance_id) is None:
         raise SimError(FORBIDDEN, f"balance {balance_id} does not belong to this user")
@@ -359,6 +360,7 @@ HANDLERS: dict[str, Handler] = {
     "update-user-availability": _result_ok,
     "internal-billing.get-balances": _balances,
     "balances.get-available-balances": _balances,
+    "get-balances": _legacy_balances,
     "internal-billing.reset-training-balance": _reset_training_balance,
     "get-initialization-data": _initialization_data,
     "binary-options.get-initialization-data": _initialization_data,
@@ -372,11 +374,9 @@ HANDLERS: dict[str, Handler] = {
     "get-currency-list": _currency_list,
     "get-currencies-list": _currencies_list,
     "binary-options.open-option": _open_option,
-    "binary-options.sell-options": _sell_options,
     "portfolio.get-positions": _positions,
     "portfolio.get-orders": _orders,
     "portfolio.get-history-positions": _history,
-    "portfolio.subscribe-positions": _result_ok,
     "marginal-portfolio.subscribe-balance-changed": _result_ok,
     "trading-settings.get-trading-group-params": _trading_group_params,
     "user-activity.get-trading-volume": _trading_volume,

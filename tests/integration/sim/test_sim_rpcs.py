@@ -10,9 +10,8 @@ from sim_wire import DEMO_BALANCES, DEMO_EMAIL, DEMO_USER_ID, TRADER2_BALANCES, 
 
 from iqwire.models import Balance, BalanceType, InitializationData, Profile
 from iqwire.protocol import catalog
-from iqwire.sim import Simulator
+from iqwire.sim import ManualClock, Simulator
 from iqwire.sim.actives import DEFAULT_ACTIVES
-from iqwire.sim.rpc import HANDLERS
 
 DEMO = DEMO_BALANCES["demo"]
 
@@ -77,11 +76,14 @@ CALLS: list[tuple[str, str, dict[str, Any], str]] = [
     ("user-activity.get-trading-volume", "1.0", {}, "trading-volume"),
     ("cashback.get-option-insurance", "1.0", {}, "option-insurance"),
     ("features.get-features", "2.0", {"category": "client-sdk-js"}, "features"),
+    ("get-balances", "1.0", {}, "balances"),
+    ("sell-options", "2.0", {"options_ids": [1]}, "sold-options"),
 ]
 
 
 def test_every_handled_rpc_is_called_here() -> None:
-    assert {name for name, *_ in CALLS} == set(HANDLERS)
+    handled = Simulator(clock=ManualClock(1_770_899_100)).engine.handlers
+    assert {name for name, *_ in CALLS} >= {key if isinstance(key, str) else key[0] for key in handled}
 
 
 @pytest.mark.parametrize(("name", "version", "body", "reply_name"), CALLS, ids=[c[0] for c in CALLS])
@@ -203,17 +205,30 @@ async def test_currency(raw: RawClient) -> None:
 
 
 async def test_blitz_cannot_be_sold(raw: RawClient) -> None:
-    reply = await raw.request("binary-options.sell-options", "3.0", {"options_ids": [13_607_084_149]})
+    body = {
+        "user_balance_id": DEMO,
+        "active_id": 76,
+        "option_type_id": 12,
+        "direction": "call",
+        "expired": 0,
+        "price": 10,
+        "profit_percent": 88,
+        "expiration_size": 30,
+    }
+    option = await raw.request("binary-options.open-option", "2.0", body)
+    reply = await raw.request("binary-options.sell-options", "3.0", {"options_ids": [option["msg"]["id"]]})
     assert reply["name"] == "result"
     assert reply["msg"]["success"] is False
     assert "cannot be sold" in reply["msg"]["reason"]
 
 
-async def test_features_enable_blitz_only(raw: RawClient) -> None:
+async def test_features_enable_the_option_products(raw: RawClient) -> None:
     reply = await raw.request("features.get-features", "2.0", {"category": "client-sdk-js"})
     status = {f["name"]: f["status"] for f in reply["msg"]["features"]}
-    assert status["blitz-instrument"] == "enabled"
-    assert status["digital-instrument"] == "disabled"
+    assert (
+        status["blitz-instrument"] == status["turbo-instrument"] == status["binary-instrument"] == "enabled"
+    )
+    assert status["margin-forex-instrument"] == "disabled"
     assert all(
         {"id", "name", "category", "version", "status", "params"} <= set(f) for f in reply["msg"]["features"]
     )

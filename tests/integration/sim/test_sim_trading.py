@@ -279,8 +279,9 @@ async def test_another_users_balance_is_forbidden(raw: RawClient, sim: Simulator
 @pytest.mark.parametrize(
     ("change", "status"),
     [
-        ({"option_type_id": 3}, 4501),  # turbo: not traded by the simulator
-        ({"option_type_id": 1}, 4501),
+        ({"option_type_id": 7}, 4501),  # no product trades this option type
+        ({"option_type_id": 3}, 4008),  # turbo, with expired 0: not an expiry of its grid
+        ({"option_type_id": 1}, 4008),
         ({"direction": "up"}, 4008),
         ({"active_id": 424242}, 4004),
         ({"price": "ten"}, 4000),
@@ -293,9 +294,9 @@ async def test_other_bad_orders(raw: RawClient, change: dict[str, Any], status: 
     assert await balance(raw) == 10_000
 
 
-async def test_an_old_version_is_refused(raw: RawClient) -> None:
-    # The community client buys turbo with open-option 1.0; the simulator serves 2.0 only.
-    reply = await raw.request(OPEN_OPTION, "1.0", open_body(DEMO))
+async def test_an_unserved_version_is_refused(raw: RawClient) -> None:
+    # 2.0 (the SDK) and 1.0 (the community client) are served; nothing else.
+    reply = await raw.request(OPEN_OPTION, "9.0", open_body(DEMO))
     assert reply["status"] == 4005
 
 
