@@ -14,10 +14,11 @@ Every exception derives from :class:`IqwireError`::
     │   └── InsufficientBalance
     ├── RealMoneyLocked        a trade on a REAL balance without ``allow_real_money=True``
     ├── RiskLimitExceeded      a bot risk guard refused a trade
-    └── TradeError             the fate of a trade that was sent is in question
-        ├── TradeNotPlaced     reconciliation proved the trade was never placed
-        ├── TradeStateUnknown  reconciliation found several candidates
-        └── OutcomeUnknown     no close event and no history entry after expiry
+    ├── TradeError             the fate of a trade that was sent is in question
+    │   ├── TradeNotPlaced     reconciliation proved the trade was never placed
+    │   ├── TradeStateUnknown  reconciliation found several candidates
+    │   └── OutcomeUnknown     no close event and no history entry after expiry
+    └── JournalError           the trade journal cannot be opened, read or written
 
 Messages say what happened and what to do. They never contain a password or SSID.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "InsufficientBalance",
     "InvalidOrder",
     "IqwireError",
+    "JournalError",
     "MarketClosed",
     "OutcomeUnknown",
     "PayoutChanged",
@@ -172,3 +174,10 @@ class OutcomeUnknown(TradeError):
     def __init__(self, message: str, position: Any = None) -> None:
         super().__init__(message)
         self.position = position
+
+
+class JournalError(IqwireError):
+    """The trade journal (``iqwire.bot.journal``) cannot be opened, read or written.
+
+    The message names the file; a journal written by a newer iqwire is refused, never rewritten.
+    """

@@ -1,16 +1,25 @@
-"""What a strategy sees and can do: :class:`Context`, and the :class:`Broker` behind it."""
+"""What a strategy sees and can do: :class:`Context`, and the :class:`Broker` behind it.
+
+The context owns the run's candle windows, the active-name resolver and the log;
+the runner holds a context and hands it a ``buy`` callable, so this module
+imports neither the runner nor the strategy (no import circle).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from iqwire.bot.indicators import CandleWindow
 from iqwire.bot.records import OpenTrade, RunState
 
-if TYPE_CHECKING:
-    from iqwire.bot.indicators import CandleWindow
-    from iqwire.bot.runner import BotRunner
+__all__ = ["Broker", "BuyFunction", "Context"]
 
-__all__ = ["Broker", "Context"]
+log = logging.getLogger("iqwire.bot")
+
+#: ``buy(direction, amount, expiration, active)``: the runner's guarded way to trade.
+BuyFunction = Callable[[str, float, int, str | int | None], Awaitable[OpenTrade | None]]
 
 
 class Broker(Protocol):
@@ -34,7 +43,7 @@ class Broker(Protocol):
 
 
 class Context:
-    """The strategy's view of the run.
+    """The strategy's view of the run: windows, prices, open trades, and the guarded ``buy``.
 
     Example::
 
@@ -44,8 +53,24 @@ class Context:
                 await ctx.buy("call", 10, expiration=60)
     """
 
-    def __init__(self, runner: BotRunner) -> None:
-        self._runner = runner
+    def __init__(
+        self,
+        broker: Broker,
+        state: RunState,
+        *,
+        resolve: Callable[[str | int], int],
+        buy: BuyFunction,
+        emit: Callable[[str], None] | None = None,
+        window_size: int = 500,
+    ) -> None:
+        self.broker = broker
+        self._state = state
+        self._resolve = resolve
+        self._resolved: dict[str | int, int] = {}
+        self._buy = buy
+        self._emit = emit
+        self._window_size = window_size
+        self._windows: dict[tuple[int, int], CandleWindow] = {}
         # The last window asked for: strategies ask for the same one on every candle
         # (names resolve once and windows are never dropped, so it cannot go stale).
         self._last_window: tuple[str | int, int, CandleWindow] | None = None
@@ -53,35 +78,55 @@ class Context:
     @property
     def now(self) -> float:
         """Server time (or replay time in a backtest), unix seconds."""
-        return self._runner.broker.now()
+        return self.broker.now()
 
     @property
     def state(self) -> RunState:
         """The run's live state (prices, open and closed trades, refusals)."""
-        return self._runner.state
+        return self._state
+
+    def resolve(self, active: str | int) -> int:
+        """An active's id (names resolved once, then cached: strategies ask on every candle)."""
+        found = self._resolved.get(active)
+        if found is None:
+            found = self._resolved[active] = self._resolve(active)
+        return found
 
     def window(self, active: str | int, size: int) -> CandleWindow:
         """The rolling window of closed candles (and the forming one) of an active and size."""
         last = self._last_window
         if last is not None and last[1] == size and last[0] == active and type(last[0]) is type(active):
             return last[2]
-        window = self._runner.window(self._runner.resolve(active), size)
+        window = self.window_of(self.resolve(active), size)
         self._last_window = (active, size, window)
         return window
 
+    def window_of(self, active_id: int, size: int) -> CandleWindow:
+        """The window of an (active id, size), created on first use."""
+        key = (active_id, size)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = CandleWindow(size, maxlen=self._window_size)
+        return window
+
+    @property
+    def windows(self) -> dict[tuple[int, int], CandleWindow]:
+        """Every window created so far, by (active id, size) (a copy)."""
+        return dict(self._windows)
+
     def payout(self, active: str | int) -> float:
         """The active's current payout in percent (100 − commission)."""
-        return self._runner.broker.payout(self._runner.resolve(active))
+        return self.broker.payout(self.resolve(active))
 
     @property
     def open_positions(self) -> list[OpenTrade]:
-        """This run's trades still open."""
-        return list(self._runner.state.open_trades.values())
+        """This run's trades still open (and those of an earlier run it resumed)."""
+        return list(self._state.open_trades.values())
 
     @property
     def balance(self) -> float | None:
         """The trading balance."""
-        return self._runner.broker.balance()
+        return self.broker.balance()
 
     async def buy(
         self, direction: str, amount: float, expiration: int, active: str | int | None = None
@@ -92,8 +137,12 @@ class Context:
         open trade, or ``None`` when a guard refused it or the server rejected it
         (the reason is logged and counted in the report).
         """
-        return await self._runner.buy(direction, amount, expiration, active)
+        return await self._buy(direction, amount, expiration, active)
 
     def log(self, message: str) -> None:
         """A line in the run's log (and on the dashboard)."""
-        self._runner.emit(message)
+        log.info("%s", message)
+        if self._emit is not None:
+            self._emit(message)
+        else:
+            self._state.messages.append(message)

@@ -88,6 +88,11 @@ class Indicator(ABC, Generic[T]):
         """Whether the indicator has a value."""
         return self._value is not None
 
+    @property
+    def warmup(self) -> int:
+        """How many closed values it needs before its first value (what a live run loads from history)."""
+        return self.period
+
     def update(self, value: float) -> T | None:
         """Feed a closed value; return the new indicator value (``None`` until warm)."""
         result = self._next(float(value), commit=True)
@@ -209,6 +214,11 @@ class RSI(Indicator[float]):
         self._last: float | None = None
         self._gain = 0.0
         self._loss = 0.0
+
+    @property
+    def warmup(self) -> int:
+        """``period`` changes need ``period + 1`` closes."""
+        return self.period + 1
 
     def _next(self, value: float, *, commit: bool) -> float | None:
         last = self._last

@@ -1,123 +1,54 @@
-"""Live and paper runs: the strategy fed from a client's streams, trading through it.
+"""Live and paper runs: a :class:`LiveSession` feeds a strategy from a client's streams.
 
 Every stream (candles of each active and size, mood, asset status, balance,
-connection state) feeds one queue; one task hands the signals to the strategy
-in arrival order, so callbacks never interleave.
+connection state) and every trade's close go into one :class:`Mailbox`; one
+loop takes them out in arrival order and dispatches them by type, so callbacks
+never interleave, a slow strategy sees candles coalesce instead of a growing
+backlog, and no trade or balance event is ever dropped.
+
+With a :class:`~iqwire.bot.journal.Journal`, the session journals every trade
+(intent before the request), re-synchronises the journal's unsettled trades
+with the server before its first trade, adopts those still open, and rebuilds
+the risk guards from the journal, so a restart never lifts a limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from iqwire.bot.records import OpenTrade, RunState, TradeRecord
+from iqwire.bot.broker import ClientBroker
+from iqwire.bot.journal import Journal
+from iqwire.bot.mailbox import Mailbox
+from iqwire.bot.records import RunState, TradeRecord
+from iqwire.bot.recovery import Recovery, rebuild_guard, recover
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskGuard, RiskLimits
-from iqwire.bot.runner import BotRunner
+from iqwire.bot.runner import BotRunner, JournalLink
 from iqwire.bot.strategy import Strategy
-from iqwire.client import Client
-from iqwire.errors import IqwireError, OutcomeUnknown
-from iqwire.models import BalanceChanged, BalanceType, InstrumentsList
-from iqwire.trading import Trade, resolve_active
+from iqwire.bot.warmup import warm_up, warmup_needs, warmup_progress
+from iqwire.client import Client, ConnectionState
+from iqwire.models import (
+    Balance,
+    BalanceChanged,
+    BalanceType,
+    Candle,
+    InitActive,
+    InstrumentsList,
+    TradersMood,
+)
+from iqwire.trading import resolve_active
 
-__all__ = ["ClientBroker", "LiveResult", "run_live"]
+__all__ = ["ClientBroker", "LiveResult", "LiveSession", "run_live"]
 
 log = logging.getLogger("iqwire.bot.live")
 
-
-class ClientBroker:
-    """Trades through an :class:`iqwire.Client` (real-money lock and reconciliation included)."""
-
-    def __init__(
-        self,
-        client: Client,
-        balance_type: BalanceType | int,
-        on_closed: Callable[[TradeRecord], Awaitable[None]],
-    ) -> None:
-        self.client = client
-        self.balance_type = balance_type
-        self.balance_id: int | None = None
-        self._on_closed = on_closed
-        self._waiting: set[asyncio.Task[None]] = set()
-        self.trades: dict[int, Trade] = {}
-
-    def now(self) -> float:
-        return self.client.server_time()
-
-    def payout(self, active_id: int) -> float:
-        try:
-            return 100 - self.client.commission(active_id)
-        except KeyError:
-            return 0.0
-
-    def balance(self) -> float | None:
-        if self.balance_id is None:
-            return None
-        balance = self.client.portfolio.balances.get(self.balance_id)
-        return None if balance is None else balance.amount
-
-    async def place(self, active_id: int, direction: str, amount: float, expiration: int) -> OpenTrade:
-        trade = await self.client.buy_blitz(
-            active_id, direction, amount, expiration, balance=self.balance_type
-        )
-        self.trades[trade.id] = trade
-        task = asyncio.create_task(self._follow(trade), name=f"iqwire-bot-trade-{trade.id}")
-        self._waiting.add(task)
-        task.add_done_callback(self._waiting.discard)
-        return OpenTrade(
-            id=trade.id,
-            active_id=trade.active_id,
-            direction=trade.direction,
-            amount=trade.amount,
-            expires_at=trade.expires,
-            open_price=trade.open_price,
-        )
-
-    async def _follow(self, trade: Trade) -> None:
-        try:
-            result = await trade.outcome()
-        except OutcomeUnknown as exc:
-            log.error("trade %s: %s", trade.id, exc)
-            return
-        except IqwireError as exc:
-            log.error("trade %s: outcome not known: %s", trade.id, exc)
-            return
-        await self._on_closed(
-            TradeRecord(
-                id=trade.id,
-                active_id=trade.active_id,
-                direction=trade.direction,
-                amount=trade.amount,
-                payout=trade.payout,
-                opened_at=trade.created,
-                expires_at=trade.expires,
-                open_price=trade.open_price,
-                close_price=result.close_price,
-                outcome=result.outcome,
-                pnl=result.pnl,
-            )
-        )
-
-    @property
-    def pending(self) -> int:
-        """Trades still waiting for their outcome."""
-        return len(self._waiting)
-
-    async def drain(self, timeout: float) -> None:
-        """Wait for every open trade's outcome (at most ``timeout`` seconds)."""
-        if self._waiting:
-            await asyncio.wait(set(self._waiting), timeout=timeout)
-
-    async def cancel(self) -> None:
-        """Stop following trades (the run is over)."""
-        for task in list(self._waiting):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+#: How long the loop waits for a signal before it moves the clock on (seconds).
+_IDLE = 0.5
 
 
 @dataclass
@@ -130,6 +61,261 @@ class LiveResult:
     start_balance: float | None
     end_balance: float | None
     unsettled: int
+    recovery: Recovery | None = None
+
+
+class LiveSession:
+    """One live or paper run of a strategy on a connected client.
+
+    Example::
+
+        async with iqwire.Client(...) as client:
+            with Journal.open("trades.sqlite") as journal:
+                session = LiveSession(client, MeanReversion(), journal=journal)
+                result = await session.run(duration=60)
+        print(result.report.summary_line())
+
+    ``journal``: journal every trade and resume the unsettled ones of this
+    account and balance (``recover=False`` skips the resume: a fresh embedded
+    simulator knows none of them). ``warmup=False`` starts with empty windows.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        strategy: Strategy,
+        *,
+        limits: RiskLimits | None = None,
+        balance: BalanceType | int = BalanceType.DEMO,
+        state: RunState | None = None,
+        emit: Callable[[str], None] | None = None,
+        settle_timeout: float = 60.0,
+        journal: Journal | None = None,
+        recover: bool = True,
+        warmup: bool = True,
+        mode: str | None = None,
+    ) -> None:
+        self.client = client
+        self.strategy = strategy
+        self.limits = limits or RiskLimits()
+        self.balance = balance
+        self.state = state if state is not None else RunState(mode=mode or "live")
+        self.settle_timeout = settle_timeout
+        self.journal = journal
+        self.recover = recover
+        self.warmup = warmup
+        self.mailbox = Mailbox()
+        self.broker = ClientBroker(client, balance, self.mailbox.put)
+        self._emit = emit
+        self._feeds: list[asyncio.Task[None]] = []
+        self._actives: list[InitActive] = []
+        self._last_status: dict[int, bool] = {}
+        self._warm_needs: dict[tuple[int, int], int] = {}
+        self._run_id: int | None = None
+        self.runner: BotRunner | None = None
+        self.recovery: Recovery | None = None
+        self.start_balance: float | None = None
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def run(self, *, duration: float | None = None, stop: asyncio.Event | None = None) -> LiveResult:
+        """Run until ``duration`` (wall seconds) or ``stop``; then follow the open trades to their end."""
+        runner = await self._prepare()
+        try:
+            await runner.start()
+            await self._warm_up(runner)
+            await self._loop(runner, duration, stop)
+            await self._settle(runner)
+            await runner.stop()
+        finally:
+            await self._close_feeds()
+            await self.broker.cancel()
+            self._end_journal_run()
+        return LiveResult(
+            report=Report.from_state(self.state, self.start_balance or 0.0),
+            state=self.state,
+            balance_id=self.broker.balance_id,
+            start_balance=self.start_balance,
+            end_balance=self.broker.balance(),
+            unsettled=len(self.state.open_trades),
+            recovery=self.recovery,
+        )
+
+    async def _prepare(self) -> BotRunner:
+        client, state = self.client, self.state
+        await client.get_initialization_data()
+        self._actives = [resolve_active(client, active) for active in self.strategy.actives]
+        if not self._actives:
+            raise ValueError(f"{self.strategy.name} names no actives")
+        for spec in self._actives:
+            state.names[spec.id] = spec.ticker or spec.name
+        await client.portfolio.start()
+        chosen = await self._balance()
+        self.broker.balance_id = chosen.id
+        self.broker.balance_kind = chosen.type
+        state.balance = chosen.amount
+        state.currency = chosen.currency or "USD"
+        self.start_balance = chosen.amount
+        guard = RiskGuard(self.limits)
+        link = await self._journal_link(chosen, guard)
+        runner = self.runner = BotRunner(
+            self.strategy,
+            self.broker,
+            guard,
+            state=state,
+            resolve=lambda active: resolve_active(client, active).id,
+            emit=self._emit,
+            journal=link,
+        )
+        if self.recovery is not None:
+            for trade in self.recovery.follow:
+                runner.adopt(trade)
+                self.broker.adopt(trade)
+            if (
+                self.recovery.follow
+                or self.recovery.closed
+                or self.recovery.not_placed
+                or self.recovery.unknown
+            ):
+                runner.emit(self.recovery.summary)
+        state.guard_state = guard.describe(client.server_time())
+        self._open_feeds()
+        return runner
+
+    async def _balance(self) -> Balance:
+        balance = self.balance
+        for candidate in await self.client.get_balances():
+            if candidate.type == balance if isinstance(balance, BalanceType) else candidate.id == balance:
+                return candidate
+        raise ValueError(f"the account has no balance {balance!r}")
+
+    async def _journal_link(self, chosen: Balance, guard: RiskGuard) -> JournalLink | None:
+        journal = self.journal
+        if journal is None:
+            return None
+        client = self.client
+        account = f"{client.ws_url}|{await client.user_id()}"
+        if self.recover:
+            self.recovery = await recover(journal, client, account=account, balance_id=chosen.id)
+            rebuild_guard(guard, journal.trades(account=account, balance_id=chosen.id), client.server_time())
+        self._run_id = journal.start_run(
+            mode=self.state.mode,
+            account=account,
+            at=client.server_time(),
+            strategy=self.strategy.name,
+            params=self.strategy.params,
+            balance_id=chosen.id,
+            balance_type=chosen.type.name.lower(),
+            currency=chosen.currency,
+            start_balance=chosen.amount,
+            limits=dataclasses.asdict(self.limits),
+        )
+        return JournalLink(journal, self._run_id, chosen.id)
+
+    def _end_journal_run(self) -> None:
+        if self.journal is not None and self._run_id is not None:
+            self.journal.end_run(
+                self._run_id, at=self.client.server_time(), end_balance=self.broker.balance()
+            )
+
+    # -- signals in -------------------------------------------------------------------------
+
+    def _open_feeds(self) -> None:
+        client, sizes = self.client, list(self.strategy.sizes)
+        streams: list[AsyncIterator[Any]] = []
+        for spec in self._actives:
+            streams.append(client.candles_multi(spec.id, sizes))
+            streams.append(client.traders_mood(spec.id))
+        streams += [client.instruments(), client.balance_changes(), client.connection_states()]
+        self._feeds = [asyncio.create_task(self._feed(stream)) for stream in streams]
+        self.state.connection = client.state.value
+        # The instruments push reports changes; start from what the init data says now.
+        now = client.server_time()
+        self._last_status = {spec.id: spec.is_open_at(now) for spec in self._actives}
+
+    async def _feed(self, stream: AsyncIterator[Any]) -> None:
+        put = self.mailbox.put
+        async for item in stream:
+            put(item)
+
+    async def _close_feeds(self) -> None:
+        for task in self._feeds:
+            task.cancel()
+        await asyncio.gather(*self._feeds, return_exceptions=True)
+        self._feeds = []
+
+    async def _warm_up(self, runner: BotRunner) -> None:
+        if not self.warmup:
+            return
+        ids = [spec.id for spec in self._actives]
+        self._warm_needs = warmup_needs(runner.ctx, ids, list(self.strategy.sizes), self.strategy.warmup)
+        if not self._warm_needs:
+            return
+        warmup_progress(runner.ctx, self._warm_needs, self.state)
+        runner.emit(f"warming up ({self.state.warmup_have}/{self.state.warmup_needed})")
+        await warm_up(runner.ctx, self.client, self._warm_needs, self.state)
+        if not self.state.warming_up:
+            runner.emit(f"warmed up from history ({self.state.warmup_needed} candles)")
+
+    async def _dispatch(self, runner: BotRunner, event: object) -> None:
+        match event:
+            case Candle():
+                await runner.candle(event)
+                if self.state.warming_up:
+                    warmup_progress(runner.ctx, self._warm_needs, self.state)
+            case TradeRecord():
+                await runner.trade_closed(event)
+            case BalanceChanged():
+                if event.current_balance.id == self.broker.balance_id:
+                    await runner.balance(event)
+            case TradersMood():
+                await runner.mood(event)
+            case InstrumentsList():
+                for status in event.items:
+                    if self._last_status.get(status.active_id, status.tradable) != status.tradable:
+                        self._last_status[status.active_id] = status.tradable
+                        await runner.asset_status(status)
+            case ConnectionState():
+                self.state.connection = event.value
+
+    async def _loop(self, runner: BotRunner, duration: float | None, stop: asyncio.Event | None) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = None if duration is None else loop.time() + duration
+        mailbox = self.mailbox
+        while stop is None or not stop.is_set():
+            timeout = _IDLE if deadline is None else min(_IDLE, deadline - loop.time())
+            if timeout <= 0:
+                return
+            event = mailbox.get_nowait()
+            if event is None:
+                try:
+                    event = await asyncio.wait_for(mailbox.get(), timeout=timeout)
+                except TimeoutError:
+                    self._idle()
+                    continue
+            await self._dispatch(runner, event)
+
+    def _idle(self) -> None:
+        self.state.server_time = max(self.state.server_time, self.client.server_time())
+        if self.journal is not None:
+            self.journal.flush()
+
+    async def _settle(self, runner: BotRunner) -> None:
+        """Stop new signals; follow the open trades to their end (at most ``settle_timeout``)."""
+        await self._close_feeds()
+        loop = asyncio.get_running_loop()
+        end_wait = loop.time() + self.settle_timeout
+        mailbox = self.mailbox
+        while (self.broker.pending or len(mailbox)) and loop.time() < end_wait:
+            try:
+                event = await asyncio.wait_for(mailbox.get(), timeout=_IDLE)
+            except TimeoutError:
+                continue
+            if isinstance(event, TradeRecord):
+                await runner.trade_closed(event)
+        while (event := mailbox.get_nowait()) is not None:
+            if isinstance(event, TradeRecord):
+                await runner.trade_closed(event)
 
 
 async def run_live(
@@ -143,10 +329,14 @@ async def run_live(
     emit: Callable[[str], None] | None = None,
     settle_timeout: float = 60.0,
     stop: asyncio.Event | None = None,
+    journal: Journal | None = None,
+    recover: bool = True,
+    warmup: bool = True,
 ) -> LiveResult:
     """Run a strategy on a connected client until ``duration`` (wall seconds) or ``stop``.
 
-    Open trades are followed to their outcome (up to ``settle_timeout`` s) before it returns.
+    Open trades are followed to their outcome (up to ``settle_timeout`` s) before it
+    returns. A shorthand for :class:`LiveSession` (see it for ``journal``/``recover``).
 
     Example::
 
@@ -154,121 +344,16 @@ async def run_live(
             result = await run_live(client, MeanReversion(), duration=60)
             print(result.report.summary_line())
     """
-    state = state if state is not None else RunState(mode="live")
-    await client.get_initialization_data()
-    actives = [resolve_active(client, active) for active in strategy.actives]
-    if not actives:
-        raise ValueError(f"{strategy.name} names no actives")
-    for spec in actives:
-        state.names[spec.id] = spec.ticker or spec.name
-
-    def resolve(active: str | int) -> int:
-        return resolve_active(client, active).id
-
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    runner: BotRunner
-
-    async def on_closed(record: TradeRecord) -> None:
-        await queue.put(("closed", record))
-
-    broker = ClientBroker(client, balance, on_closed)
-    runner = BotRunner(
-        strategy, broker, RiskGuard(limits or RiskLimits()), state=state, resolve=resolve, emit=emit
-    )
-    await client.portfolio.start()
-    balances = await client.get_balances()
-    chosen = next(
-        (b for b in balances if (b.type == balance if isinstance(balance, BalanceType) else b.id == balance)),
-        None,
-    )
-    if chosen is None:
-        raise ValueError(f"the account has no balance {balance!r}")
-    broker.balance_id = chosen.id
-    state.balance = chosen.amount
-    state.currency = chosen.currency or "USD"
-    start_balance = chosen.amount
-
-    async def pump(kind: str, stream: AsyncIterator[Any]) -> None:
-        async for item in stream:
-            await queue.put((kind, item))
-
-    feeds: list[asyncio.Task[None]] = []
-    for spec in actives:
-        feeds.append(asyncio.create_task(pump("candle", client.candles_multi(spec.id, list(strategy.sizes)))))
-        feeds.append(asyncio.create_task(pump("mood", client.traders_mood(spec.id))))
-    feeds.append(asyncio.create_task(pump("instruments", client.instruments())))
-    feeds.append(asyncio.create_task(pump("balance", client.balance_changes())))
-    feeds.append(asyncio.create_task(pump("connection", client.connection_states())))
-    state.connection = client.state.value
-    wanted = {spec.id for spec in actives}
-    # The instruments push reports changes; start from what the init data says now.
-    last_status: dict[int, bool] = {spec.id: spec.is_open_at(client.server_time()) for spec in actives}
-
-    async def dispatch(kind: str, item: Any) -> None:
-        if kind == "candle":
-            await runner.candle(item)
-        elif kind == "mood":
-            await runner.mood(item)
-        elif kind == "closed":
-            await runner.trade_closed(item)
-        elif kind == "balance":
-            change: BalanceChanged = item
-            if change.current_balance.id == broker.balance_id:
-                await runner.balance(change)
-        elif kind == "instruments":
-            listing: InstrumentsList = item
-            for status in listing.items:
-                if status.active_id in wanted and last_status.get(status.active_id) != status.tradable:
-                    last_status[status.active_id] = status.tradable
-                    await runner.asset_status(status)
-        elif kind == "connection":
-            state.connection = item.value
-
-    await runner.start()
-    loop = asyncio.get_running_loop()
-    deadline = None if duration is None else loop.time() + duration
-    try:
-        while True:
-            if stop is not None and stop.is_set():
-                break
-            timeout = None if deadline is None else deadline - loop.time()
-            if timeout is not None and timeout <= 0:
-                break
-            try:
-                kind, item = await asyncio.wait_for(queue.get(), timeout=min(timeout or 0.5, 0.5))
-            except TimeoutError:
-                state.server_time = client.server_time()
-                continue
-            await dispatch(kind, item)
-        # Stop new signals; follow the open trades to the end.
-        for task in feeds:
-            task.cancel()
-        await asyncio.gather(*feeds, return_exceptions=True)
-        end_wait = loop.time() + settle_timeout
-        while (broker.pending or not queue.empty()) and loop.time() < end_wait:
-            try:
-                kind, item = await asyncio.wait_for(queue.get(), timeout=0.5)
-            except TimeoutError:
-                continue
-            if kind == "closed":
-                await runner.trade_closed(item)
-        while not queue.empty():
-            kind, item = queue.get_nowait()
-            if kind == "closed":
-                await runner.trade_closed(item)
-        await runner.stop()
-    finally:
-        for task in feeds:
-            task.cancel()
-        await asyncio.gather(*feeds, return_exceptions=True)
-        await broker.cancel()
-    end = broker.balance()
-    report = Report.from_state(state, start_balance)
-    return LiveResult(
-        report=report,
+    session = LiveSession(
+        client,
+        strategy,
+        limits=limits,
+        balance=balance,
         state=state,
-        balance_id=broker.balance_id,
-        start_balance=start_balance,
-        end_balance=end,
-        unsettled=len(state.open_trades),
+        emit=emit,
+        settle_timeout=settle_timeout,
+        journal=journal,
+        recover=recover,
+        warmup=warmup,
     )
+    return await session.run(duration=duration, stop=stop)

@@ -29,7 +29,11 @@ class TradeRecord:
 
 @dataclass
 class OpenTrade:
-    """A trade waiting for its expiry."""
+    """A trade waiting for its expiry.
+
+    ``opened_at`` and ``payout`` are the server's terms when known; ``reconciled``
+    says the answer was lost and the trade was found on the server instead.
+    """
 
     id: int
     active_id: int
@@ -37,6 +41,9 @@ class OpenTrade:
     amount: float
     expires_at: float
     open_price: float
+    opened_at: float | None = None
+    payout: float | None = None
+    reconciled: bool = False
 
 
 @dataclass
@@ -55,6 +62,15 @@ class RunState:
     refusals: dict[str, int] = field(default_factory=dict)
     guard_state: dict[str, str] = field(default_factory=dict)
     messages: deque[str] = field(default_factory=lambda: deque(maxlen=8))
+    #: Closed candles each window still needs before every indicator is warm (0: warm).
+    warmup_needed: int = 0
+    #: Closed candles the least-filled window holds, while warming up.
+    warmup_have: int = 0
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether some indicator still waits for candles."""
+        return self.warmup_have < self.warmup_needed
 
     def record_price(self, active_id: int, price: float, keep: int = 60) -> None:
         """Remember a price for the sparkline (the newest ``keep``)."""

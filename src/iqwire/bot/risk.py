@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -114,6 +115,36 @@ class RiskGuard:
                 log.info("cooldown: %d losses in a row", self._losing_streak)
         elif outcome is Outcome.WIN:
             self._losing_streak = 0
+
+    def replay(
+        self, opened: Iterable[float], closed: Iterable[tuple[float, Outcome, float]], now: float
+    ) -> None:
+        """Rebuild the state from earlier trades, so a restart never lifts a limit.
+
+        ``opened`` are the times trades were placed, ``closed`` the (time,
+        outcome, pnl) of those that closed; they are applied in time order
+        (a placement before a close at the same instant), exactly as the live
+        guard saw them: the day's P&L, the losing streak and its cool-down, the
+        open count and the trades of the last minute come back as they were.
+        Refusal counts start again from zero (they describe a run).
+
+        Example::
+
+            guard = RiskGuard(limits)
+            guard.replay([t.opened_at for t in placed], [(t.closed_at, t.outcome, t.pnl) for t in done], now)
+        """
+        events: list[tuple[float, int, Outcome | None, float]] = [(t, 0, None, 0.0) for t in opened]
+        events += [(t, 1, outcome, pnl) for t, outcome, pnl in closed]
+        events.sort(key=lambda e: (e[0], e[1]))
+        for at, kind, outcome, pnl in events:
+            if kind == 0:
+                self.opened(at)
+            else:
+                assert outcome is not None
+                self.closed(outcome, pnl, at)
+        self._roll_day(now)
+        while self._recent and self._recent[0] <= now - 60:
+            self._recent.popleft()
 
     def describe(self, now: float) -> dict[str, str]:
         """The guards' state, for the dashboard."""

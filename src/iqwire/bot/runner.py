@@ -1,8 +1,9 @@
 """The event core shared by live, paper and backtest runs.
 
 Signals come in (candles, mood, asset status, balances, trade closes) one at a
-time, in order; the runner keeps the candle windows, asks the risk guard before
-every buy, records trades, and calls the strategy.
+time, in order; the runner holds the :class:`Context` (windows, resolver, log),
+asks the risk guard before every buy, journals every trade when a journal is
+given, and calls the strategy.
 """
 
 from __future__ import annotations
@@ -10,18 +11,31 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from iqwire.bot.context import Broker, Context
 from iqwire.bot.indicators import CandleWindow
+from iqwire.bot.journal import Answer, Intent, Journal, TradeStatus
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
 from iqwire.bot.risk import RiskGuard
 from iqwire.bot.strategy import Strategy
-from iqwire.errors import IqwireError
+from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown
 from iqwire.models import BalanceChanged, Candle, InstrumentStatus, TradersMood
 
-__all__ = ["BotRunner"]
+__all__ = ["BotRunner", "JournalLink"]
 
 log = logging.getLogger("iqwire.bot")
+
+
+@dataclass(frozen=True)
+class JournalLink:
+    """Where the runner journals: the journal, the run's id and the balance traded."""
+
+    journal: Journal
+    run_id: int
+    balance_id: int | None
+    product: str = "blitz"
+    ref_kind: str = "option"
 
 
 class BotRunner:
@@ -37,45 +51,33 @@ class BotRunner:
         resolve: Callable[[str | int], int],
         emit: Callable[[str], None] | None = None,
         window_size: int = 500,
+        journal: JournalLink | None = None,
     ) -> None:
         self.strategy = strategy
         self.broker = broker
         self.guard = guard
         self.state = state if state is not None else RunState()
-        self._resolve = resolve
-        self._resolved: dict[str | int, int] = {}
-        self._emit = emit
-        self._window_size = window_size
-        self._windows: dict[tuple[int, int], CandleWindow] = {}
+        self.journal = journal
+        self.ctx = Context(
+            broker, self.state, resolve=resolve, buy=self.buy, emit=emit, window_size=window_size
+        )
         # The last (active, size) a candle came for, its window and price series:
         # a run sees the same one candle after candle.
         self._route: tuple[int, int, CandleWindow, deque[float]] | None = None
         self._current_active: int | None = None
-        self.ctx = Context(self)
         self.errors = 0
 
     def resolve(self, active: str | int) -> int:
-        """An active's id (names resolved once, then cached: strategies ask on every candle)."""
-        found = self._resolved.get(active)
-        if found is None:
-            found = self._resolved[active] = self._resolve(active)
-        return found
+        """An active's id (see :meth:`Context.resolve`)."""
+        return self.ctx.resolve(active)
 
     def emit(self, message: str) -> None:
         """Log a line and show it on the dashboard."""
-        log.info("%s", message)
-        if self._emit is not None:
-            self._emit(message)
-        else:
-            self.state.messages.append(message)
+        self.ctx.log(message)
 
     def window(self, active_id: int, size: int) -> CandleWindow:
         """The window of an (active, size), created on first use."""
-        key = (active_id, size)
-        window = self._windows.get(key)
-        if window is None:
-            window = self._windows[key] = CandleWindow(size, maxlen=self._window_size)
-        return window
+        return self.ctx.window_of(active_id, size)
 
     # -- signals in ---------------------------------------------------------------------
 
@@ -100,7 +102,12 @@ class BotRunner:
         route = self._route
         if route is None or route[0] != active_id or route[1] != size:
             state.record_price(active_id, candle.close)
-            route = self._route = (active_id, size, self.window(active_id, size), state.prices[active_id])
+            route = self._route = (
+                active_id,
+                size,
+                self.ctx.window_of(active_id, size),
+                state.prices[active_id],
+            )
         else:
             route[3].append(candle.close)  # state.record_price, its series already known
         window = route[2]
@@ -130,12 +137,26 @@ class BotRunner:
         self.state.balance = change.current_balance.amount
         await self.strategy.on_balance(self.ctx, change)
 
+    def adopt(self, trade: OpenTrade) -> None:
+        """Track a trade an earlier run placed (the guard already counts it: see ``RiskGuard.replay``)."""
+        self.state.open_trades[trade.id] = trade
+
     async def trade_closed(self, record: TradeRecord) -> None:
-        """One of the run's trades closed."""
+        """One of the run's trades closed (or one an earlier run placed and this run adopted)."""
         if self.state.open_trades.pop(record.id, None) is None and any(
             t.id == record.id for t in self.state.closed
         ):
             return  # already recorded: never count a trade twice
+        link = self.journal
+        if link is not None:
+            link.journal.record_outcome(
+                link.ref_kind,
+                record.id,
+                record.outcome,
+                record.pnl,
+                close_price=record.close_price,
+                closed_at=record.expires_at,
+            )
         self.state.closed.append(record)
         now = self.broker.now()
         self.state.server_time = max(self.state.server_time, now)
@@ -160,23 +181,60 @@ class BotRunner:
         payout = self.broker.payout(active_id)
         reason = self.guard.check(amount=amount, payout=payout, now=now)
         self.state.guard_state = self.guard.describe(now)
+        link = self.journal
         if reason is not None:
             key = reason.split(":", 1)[0]
             self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
+            if link is not None:
+                link.journal.record_guard_decision(
+                    link.run_id, allowed=False, at=now, reason=reason, active_id=active_id, amount=amount
+                )
             self.emit(f"refused: {reason}")
             return None
         self.guard.opened(now)
+        intent_id = None
+        if link is not None:
+            # Durable before the request leaves: a crash after this line is reconciled, never re-sent.
+            intent = Intent(link.product, active_id, direction, amount, expiration, link.balance_id, now)
+            intent_id = link.journal.record_intent(link.run_id, intent, guarded=True)
         try:
             trade = await self.broker.place(active_id, direction, amount, expiration)
         except IqwireError as exc:
-            self.guard.failed()
-            self.errors += 1
-            key = f"rejected:{type(exc).__name__}"
-            self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
-            self.emit(f"rejected: {exc}")
+            self._not_placed(exc, intent_id)
             return None
+        if link is not None and intent_id is not None:
+            link.journal.record_answer(
+                intent_id,
+                Answer(
+                    link.ref_kind,
+                    trade.id,
+                    opened_at=trade.opened_at if trade.opened_at is not None else now,
+                    expires_at=trade.expires_at,
+                    open_price=trade.open_price,
+                    payout=trade.payout if trade.payout is not None else payout,
+                ),
+                at=self.broker.now(),
+                reconciled=trade.reconciled,
+            )
         self.state.open_trades[trade.id] = trade
         self.state.guard_state = self.guard.describe(now)
         name = self.state.names.get(active_id, active_id)
         self.emit(f"opened #{trade.id} {name} {direction} {amount:g} for {expiration}s at {trade.open_price}")
         return trade
+
+    def _not_placed(self, exc: IqwireError, intent_id: int | None) -> None:
+        link = self.journal
+        if isinstance(exc, TradeStateUnknown):
+            # It may exist: keep counting it as open; recovery settles it on the next start.
+            status = TradeStatus.UNKNOWN
+        else:
+            self.guard.failed()
+            status = TradeStatus.NOT_PLACED if isinstance(exc, TradeNotPlaced) else TradeStatus.REJECTED
+        if link is not None and intent_id is not None:
+            link.journal.record_state(
+                intent_id, status, at=self.broker.now(), error=f"{type(exc).__name__}: {exc}"
+            )
+        self.errors += 1
+        key = f"rejected:{type(exc).__name__}"
+        self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
+        self.emit(f"rejected: {exc}")

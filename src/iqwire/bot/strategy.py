@@ -20,7 +20,9 @@ class Strategy:
 
     ``actives`` are names or ids, ``sizes`` the candle timeframes (seconds) the
     strategy wants; ``params`` are defaults that a config file, CLI flags or a
-    sweep override (read them as ``self.params["period"]``).
+    sweep override (read them as ``self.params["period"]``). Live and paper runs
+    warm the windows from history before the first live candle: ``warmup``
+    candles, or by default what the indicators added in ``on_start`` need.
 
     Example::
 
@@ -41,6 +43,9 @@ class Strategy:
     actives: ClassVar[Sequence[str | int]] = ()
     sizes: ClassVar[Sequence[int]] = (60,)
     params: ClassVar[dict[str, Any]] = {}
+    #: Closed candles per active and size to load from history before a live or paper run
+    #: trades; ``None``: as many as the indicators attached in ``on_start`` need.
+    warmup: ClassVar[int | None] = None
 
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(type(self).params)
