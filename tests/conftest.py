@@ -39,10 +39,14 @@ IQWIRE_ENV = (
 
 
 @pytest.fixture(autouse=True)
-def _no_iqwire_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own IQWIRE_* variables must not leak into a test: none may reach the real platform."""
+def _no_iqwire_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The developer's own IQWIRE_* variables must not leak into a test: none may reach the real platform.
+
+    Journals and other data go to a temporary data directory, never the user's.
+    """
     for name in IQWIRE_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IQWIRE_DATA_DIR", str(tmp_path_factory.getbasetemp() / "iqwire-data"))
 
 
 @pytest.fixture

@@ -141,9 +141,10 @@ def _write_sweep_csv(path: Path, rows: list[SweepRow], keys: list[str]) -> None:
             writer.writerow([*(params.get(key, "") for key in keys), *(summary.get(c, "") for c in columns)])
 
 
-def _export(
+def export_report(
     report: Report, csv_path: Path | None, parquet: Path | None, png: Path | None, console: Console
 ) -> None:
+    """Write a report's trades as CSV / Parquet and its equity curve as PNG (each when asked)."""
     exports: list[tuple[Path | None, Callable[[Path], Path]]] = [
         (csv_path, report.to_csv),
         (parquet, report.to_parquet),
@@ -289,7 +290,7 @@ def backtest(
         console.print(
             f"{result.unsettled} trade(s) still open when the data ran out (not counted)", soft_wrap=True
         )
-    _export(result.report, csv_path, parquet, png, console)
+    export_report(result.report, csv_path, parquet, png, console)
 
 
 def _run_sweep_cli(

@@ -4,6 +4,11 @@ Example::
 
     $ iqwire bot run examples/mean_reversion.py --paper --duration 60
     $ iqwire bot run my_strategies.rsi:MeanReversion --live --balance demo
+    $ iqwire bot report --journal trades.sqlite --from 2026-02-10 --csv trades.csv
+
+Every run journals its trades (``--journal FILE``; by default one file per account
+and balance in the user's data directory, paper runs apart) and a live run resumes
+the unsettled trades of its journal first (see ``docs/bot.md``).
 """
 
 from __future__ import annotations
@@ -15,17 +20,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from iqwire.bot.dashboard import Dashboard
-from iqwire.bot.live import LiveResult, run_live
+from iqwire.bot.journal import Journal, default_journal_path
+from iqwire.bot.journal_report import journal_report
+from iqwire.bot.live import LiveResult, LiveSession
 from iqwire.bot.records import RunState
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
+from iqwire.cli.backtest_cmd import export_report, parse_time
 from iqwire.cli.common import (
     EXIT_ERROR,
     EXIT_USAGE,
@@ -43,9 +52,19 @@ from iqwire.cli.common import (
 from iqwire.cli.strategy_opts import ConfigOpt, ParamOpt, StrategyArg, load_strategy_args, params_text
 from iqwire.cli.trade_cmd import EXIT_INTERRUPTED, BalanceChoice, check_real_money
 from iqwire.client import Client as AsyncClient
+from iqwire.errors import JournalError
 from iqwire.sim import Simulator
 
-__all__ = ["app", "run"]
+__all__ = ["app", "report", "run"]
+
+JournalOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--journal",
+        help="The trade journal (SQLite); default: one per account and balance in the user's data directory.",
+        show_default=False,
+    ),
+]
 
 app = typer.Typer(
     help="Trading bots: run a strategy on the simulator (paper) or an account (live).",
@@ -103,10 +122,33 @@ class _RunPlan:
     speed: float
     seed: int
     limits: RiskLimits
+    journal: Path | None = None
+
+
+def _journal_path(plan: _RunPlan, client: AsyncClient, user_id: int) -> Path:
+    if plan.journal is not None:
+        return plan.journal
+    host = urlsplit(client.ws_url).hostname or "server"
+    return default_journal_path(f"{host}-{user_id}-{plan.balance.value}", paper=plan.mode == "paper")
 
 
 async def _run_on(
-    client: AsyncClient, strategy: Strategy, plan: _RunPlan, console: Console, where: str
+    client: AsyncClient, strategy: Strategy, plan: _RunPlan, console: Console, where: str, *, embedded: bool
+) -> LiveResult:
+    path = _journal_path(plan, client, await client.user_id())
+    with Journal.open(path) as journal:
+        return await _run_journaled(client, strategy, plan, console, where, journal, recover=not embedded)
+
+
+async def _run_journaled(
+    client: AsyncClient,
+    strategy: Strategy,
+    plan: _RunPlan,
+    console: Console,
+    where: str,
+    journal: Journal,
+    *,
+    recover: bool,
 ) -> LiveResult:
     state = RunState(mode=plan.mode)
     stop = asyncio.Event()
@@ -118,6 +160,7 @@ async def _run_on(
         ),
         soft_wrap=True,
     )
+    console.print(escape(f"journal: {journal.path}"), soft_wrap=True)
     with Dashboard(state, console=console) as dashboard:
         refresher = asyncio.create_task(_refresh(dashboard, client))
 
@@ -130,16 +173,18 @@ async def _run_on(
 
         try:
             with _sigint_stops(stop, stopping):
-                result = await run_live(
+                session = LiveSession(
                     client,
                     strategy,
                     limits=plan.limits,
                     balance=plan.balance.balance_type,
-                    duration=plan.duration,
                     state=state,
                     emit=emit,
-                    stop=stop,
+                    journal=journal,
+                    # A fresh embedded simulator knows no earlier trade: nothing to resume.
+                    recover=recover,
                 )
+                result = await session.run(duration=plan.duration, stop=stop)
         finally:
             refresher.cancel()
             await asyncio.gather(refresher, return_exceptions=True)
@@ -161,7 +206,7 @@ async def _session(
                 reconnect_delay=(0.05, 1.0),
             ) as client:
                 where = f"the embedded simulator (seed {plan.seed}, clock ×{plan.speed:g})"
-                return await _run_on(client, strategy, plan, console, where)
+                return await _run_on(client, strategy, plan, console, where, embedded=True)
     async with AsyncClient(
         options.email,
         options.password,
@@ -169,7 +214,8 @@ async def _session(
         login_url=options.login_url,
         allow_real_money=plan.real,
     ) as client:
-        return await _run_on(client, strategy, plan, console, client.server_name or "the server")
+        where = client.server_name or "the server"
+        return await _run_on(client, strategy, plan, console, where, embedded=False)
 
 
 def _finish_run(result: LiveResult, console: Console, report_csv: Path | None) -> None:
@@ -227,6 +273,7 @@ def run(
     report_csv: Annotated[
         Path | None, typer.Option("--report-csv", help="Write the closed trades as CSV.", show_default=False)
     ] = None,
+    journal: JournalOpt = None,
     ws_url: WsUrlOpt = None,
     login_url: LoginUrlOpt = None,
     email: EmailOpt = None,
@@ -239,6 +286,8 @@ def run(
     demo balance unless --balance says otherwise (real needs --balance real --real).
     On a terminal: the live dashboard. Otherwise: one plain line per event. The first
     Ctrl-C stops new trades and waits for the open ones; a second quits at once.
+    Every trade is journaled (--journal); a --live run first resumes the journal's
+    unsettled trades and rebuilds the risk guards from it, so a restart lifts no limit.
     """
     if paper and live:
         fail("choose one of --paper and --live", EXIT_USAGE)
@@ -252,7 +301,7 @@ def run(
         fail("--real applies to --live only: --paper trades the simulator's demo balance", EXIT_USAGE)
     if mode == "paper" and chosen is not BalanceChoice.DEMO:
         fail(f"--paper trades the simulator's demo balance, not {chosen.value}; use --live", EXIT_USAGE)
-    plan = _RunPlan(mode, chosen, real, duration, speed, seed, loaded.config.risk)
+    plan = _RunPlan(mode, chosen, real, duration, speed, seed, loaded.config.risk, journal)
     options = ConnectionOptions(False, ws_url, login_url, email, password)
     console = stdout_console()
     with cli_errors():
@@ -262,6 +311,59 @@ def run(
         except (KeyboardInterrupt, asyncio.CancelledError):
             stderr_console().print("interrupted: open trades were not followed to their end", soft_wrap=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except JournalError as exc:
+            fail(str(exc), EXIT_USAGE)
         except (ValueError, LookupError) as exc:
             fail(str(exc), EXIT_ERROR)
     _finish_run(result, console, report_csv)
+
+
+@app.command("report")
+def report(
+    journal: Annotated[
+        Path,
+        typer.Option("--journal", help="The trade journal (SQLite) a bot run wrote.", show_default=False),
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First day or time (UTC): 2026-02-10, 2026-02-10T12:00, unix s.",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day (included) or an exact end time (excluded).", show_default=False),
+    ] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write the trades as CSV.", show_default=False)
+    ] = None,
+    parquet: Annotated[
+        Path | None,
+        typer.Option("--parquet", help="Write the trades as Parquet (needs pyarrow).", show_default=False),
+    ] = None,
+    png: Annotated[
+        Path | None,
+        typer.Option("--png", help="Draw the equity curve (needs matplotlib).", show_default=False),
+    ] = None,
+) -> None:
+    """Print the report of every run in a journal (trades closed between --from and --to)."""
+    try:
+        first = None if start is None else parse_time(start)
+        last = None if end is None else parse_time(end, end=True)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if first is not None and last is not None and first >= last:
+        fail(f"--from {start} is not before --to {end}", EXIT_USAGE)
+    try:
+        with Journal.open(journal, create=False) as opened:
+            result = journal_report(opened, start=first, end=last)
+            runs = len(opened.runs())
+    except JournalError as exc:
+        fail(str(exc), EXIT_USAGE)
+    console = stdout_console()
+    console.print(escape(f"{runs} run(s) in {journal}"), soft_wrap=True)
+    result.print(console)
+    console.print(escape(result.summary_line()), soft_wrap=True)
+    export_report(result, csv_path, parquet, png, console)

@@ -1,4 +1,4 @@
-"""The trade journal: every trade's intent, answer, state changes and outcome, in SQLite.
+"""The trade journal (the write side): every trade's intent, answer, state changes and outcome, in SQLite.
 
 A trade is journaled *before* its request leaves: :meth:`Journal.record_intent`
 commits (WAL, ``synchronous=FULL``) and only then may the caller send. The
@@ -31,255 +31,28 @@ Example (what a bot or the CLI's ``trade`` does around one request)::
 
 from __future__ import annotations
 
-import enum
-import json
 import os
 import sqlite3
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from iqwire.bot.records import TradeRecord
+from iqwire.bot.journal.queries import JournalQueries
+from iqwire.bot.journal.rows import Answer, GuardDecision, Intent, outcome_name, to_json
+from iqwire.bot.journal.schema import SCHEMA, SCHEMA_VERSION, TradeStatus
 from iqwire.errors import JournalError
 from iqwire.models import Outcome
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Answer",
-    "GuardDecision",
-    "Intent",
-    "Journal",
-    "JournalRun",
-    "JournalTrade",
-    "TradeStatus",
-    "default_journal_path",
-]
+__all__ = ["REFUSALS_FLUSH_AFTER", "Journal"]
 
-#: Bumped when the tables change; a newer file is refused, never rewritten.
-SCHEMA_VERSION = 1
 #: Refusals counted in memory are written at the latest this many (wall) seconds after the first.
 REFUSALS_FLUSH_AFTER = 5.0
 
 T = TypeVar("T")
 StrPath = str | os.PathLike[str]
-
-
-class TradeStatus(enum.StrEnum):
-    """Where a journaled trade stands.
-
-    ``intent`` → ``open`` → ``closed`` is the normal life; ``rejected`` (the
-    server or a check refused it: nothing was placed), ``not_placed``
-    (reconciliation proved it never reached the book) and ``unknown`` (its fate
-    could not be established yet; recovery tries again) end it early.
-    """
-
-    INTENT = "intent"
-    OPEN = "open"
-    CLOSED = "closed"
-    REJECTED = "rejected"
-    NOT_PLACED = "not_placed"
-    UNKNOWN = "unknown"
-
-
-#: Statuses whose trade may still hold money on the server: recovery looks at them.
-UNSETTLED = (TradeStatus.INTENT, TradeStatus.OPEN, TradeStatus.UNKNOWN)
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id            INTEGER PRIMARY KEY,
-    mode          TEXT NOT NULL,
-    strategy      TEXT,
-    params        TEXT,
-    account       TEXT NOT NULL,
-    balance_id    INTEGER,
-    balance_type  TEXT,
-    currency      TEXT,
-    start_balance REAL,
-    end_balance   REAL,
-    limits        TEXT,
-    started_at    REAL NOT NULL,
-    ended_at      REAL,
-    pid           INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS trades (
-    id          INTEGER PRIMARY KEY,
-    run_id      INTEGER NOT NULL REFERENCES runs(id),
-    product     TEXT NOT NULL,
-    active_id   INTEGER NOT NULL,
-    direction   TEXT NOT NULL,
-    amount      REAL NOT NULL,
-    expiration  INTEGER,
-    balance_id  INTEGER,
-    details     TEXT,
-    intent_at   REAL NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ({", ".join(repr(s.value) for s in TradeStatus)})),
-    ref_kind    TEXT,
-    ref_id      TEXT,
-    opened_at   REAL,
-    expires_at  REAL,
-    open_price  REAL,
-    payout      REAL,
-    closed_at   REAL,
-    close_price REAL,
-    outcome     TEXT,
-    pnl         REAL,
-    error       TEXT,
-    UNIQUE (ref_kind, ref_id),
-    CHECK (status NOT IN ('open', 'closed') OR ref_id IS NOT NULL),
-    CHECK (status != 'closed' OR (outcome IS NOT NULL AND pnl IS NOT NULL AND closed_at IS NOT NULL))
-);
-CREATE INDEX IF NOT EXISTS trades_by_status ON trades (status);
-CREATE INDEX IF NOT EXISTS trades_by_close ON trades (closed_at);
-CREATE TABLE IF NOT EXISTS events (
-    id       INTEGER PRIMARY KEY,
-    trade_id INTEGER NOT NULL REFERENCES trades(id),
-    at       REAL NOT NULL,
-    wall     REAL NOT NULL,
-    kind     TEXT NOT NULL,
-    status   TEXT NOT NULL,
-    data     TEXT
-);
-CREATE INDEX IF NOT EXISTS events_by_trade ON events (trade_id);
-CREATE TABLE IF NOT EXISTS guard_decisions (
-    id        INTEGER PRIMARY KEY,
-    run_id    INTEGER NOT NULL REFERENCES runs(id),
-    trade_id  INTEGER REFERENCES trades(id),
-    allowed   INTEGER NOT NULL,
-    rule      TEXT,
-    reason    TEXT,
-    active_id INTEGER,
-    amount    REAL,
-    first_at  REAL NOT NULL,
-    last_at   REAL NOT NULL,
-    count     INTEGER NOT NULL DEFAULT 1
-);
-"""
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A trade about to be requested (what the caller is about to send).
-
-    ``at`` is the server time of the decision; ``details`` holds what only one
-    product has (JSON-serialisable).
-    """
-
-    product: str
-    active_id: int
-    direction: str
-    amount: float
-    expiration: int | None
-    balance_id: int | None
-    at: float
-    details: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The server accepted a trade: its id (``ref_kind``: option, order or position) and terms."""
-
-    ref_kind: str
-    ref_id: int | str
-    opened_at: float
-    expires_at: float | None = None
-    open_price: float | None = None
-    payout: float | None = None
-
-
-@dataclass(frozen=True)
-class JournalTrade:
-    """One row of the ``trades`` table."""
-
-    id: int
-    run_id: int
-    product: str
-    active_id: int
-    direction: str
-    amount: float
-    expiration: int | None
-    balance_id: int | None
-    intent_at: float
-    status: TradeStatus
-    ref_kind: str | None
-    ref_id: str | None
-    opened_at: float | None
-    expires_at: float | None
-    open_price: float | None
-    payout: float | None
-    closed_at: float | None
-    close_price: float | None
-    outcome: Outcome | None
-    pnl: float | None
-    error: str | None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def server_id(self) -> int | None:
-        """The server's id as an int, when it is one (option ids are)."""
-        if self.ref_id is not None and self.ref_id.lstrip("-").isdigit():
-            return int(self.ref_id)
-        return None
-
-    def to_record(self) -> TradeRecord:
-        """The closed trade as the report sees it.
-
-        Raises:
-            JournalError: the trade is not closed.
-        """
-        if self.status is not TradeStatus.CLOSED or self.outcome is None or self.pnl is None:
-            raise JournalError(f"journal trade {self.id} is {self.status}, not closed")
-        opened = self.opened_at if self.opened_at is not None else self.intent_at
-        return TradeRecord(
-            id=self.server_id if self.server_id is not None else self.id,
-            active_id=self.active_id,
-            direction=self.direction,
-            amount=self.amount,
-            payout=self.payout if self.payout is not None else 0.0,
-            opened_at=opened,
-            expires_at=self.expires_at if self.expires_at is not None else opened,
-            open_price=self.open_price if self.open_price is not None else 0.0,
-            close_price=self.close_price,
-            outcome=self.outcome,
-            pnl=self.pnl,
-        )
-
-
-@dataclass(frozen=True)
-class JournalRun:
-    """One row of the ``runs`` table: a bot run or a CLI session that traded."""
-
-    id: int
-    mode: str
-    strategy: str | None
-    account: str
-    balance_id: int | None
-    currency: str | None
-    start_balance: float | None
-    end_balance: float | None
-    started_at: float
-    ended_at: float | None
-
-
-@dataclass(frozen=True)
-class GuardDecision:
-    """One row of ``guard_decisions``: an allowed trade, or ``count`` refusals in a row by one rule."""
-
-    run_id: int
-    trade_id: int | None
-    allowed: bool
-    rule: str | None
-    reason: str | None
-    first_at: float
-    last_at: float
-    count: int
 
 
 @dataclass
@@ -297,51 +70,7 @@ class _Refusals:
     since: float = field(default_factory=time.monotonic)
 
 
-def _outcome_name(outcome: Outcome) -> str:
-    # The user's word, not the wire's (Outcome.LOSS is "loose" on the wire).
-    return outcome.name.lower()
-
-
-def _outcome_from(name: str | None) -> Outcome | None:
-    if name is None:
-        return None
-    return Outcome.__members__.get(name.upper(), Outcome.UNKNOWN)
-
-
-def _json(data: Mapping[str, Any] | None) -> str | None:
-    return None if not data else json.dumps(dict(data), sort_keys=True, default=str)
-
-
-def default_journal_path(
-    account: str, *, paper: bool = False, environ: Mapping[str, str] | None = None
-) -> Path:
-    """The default journal of an account: one file per account (and balance), paper runs apart.
-
-    Under ``$IQWIRE_DATA_DIR`` when set, else the user's data directory
-    (``$XDG_DATA_HOME/iqwire`` or ``~/.local/share/iqwire`` on Linux,
-    ``~/Library/Application Support/iqwire`` on macOS, ``%LOCALAPPDATA%\\iqwire``
-    on Windows), in ``journals/``.
-
-    >>> default_journal_path("iqoption.com 42 demo", environ={"IQWIRE_DATA_DIR": "/d"}).as_posix()
-    '/d/journals/iqoption.com-42-demo.sqlite'
-    >>> default_journal_path("sim", paper=True, environ={"IQWIRE_DATA_DIR": "/d"}).name
-    'paper-sim.sqlite'
-    """
-    env = os.environ if environ is None else environ
-    base_text = env.get("IQWIRE_DATA_DIR")
-    if base_text:
-        base = Path(base_text)
-    elif sys.platform == "win32":
-        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "iqwire"
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support" / "iqwire"
-    else:
-        base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "iqwire"
-    safe = "".join(ch if ch.isalnum() or ch in "._" else "-" for ch in account).strip("-") or "account"
-    return base / "journals" / f"{'paper-' if paper else ''}{safe}.sqlite"
-
-
-class Journal:
+class Journal(JournalQueries):
     """A SQLite trade journal (one file; WAL; every money write committed before it returns).
 
     Open with :meth:`open`; use from one thread. Writes that concern money
@@ -408,7 +137,7 @@ class Journal:
 
         def create(conn: sqlite3.Connection) -> None:
             # Statement by statement: executescript() would commit outside this transaction.
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(
@@ -504,13 +233,13 @@ class Journal:
                 (
                     mode,
                     strategy,
-                    _json(params),
+                    to_json(params),
                     account,
                     balance_id,
                     balance_type,
                     currency,
                     start_balance,
-                    _json(limits),
+                    to_json(limits),
                     started,
                     os.getpid(),
                 ),
@@ -546,7 +275,7 @@ class Journal:
                     intent.amount,
                     intent.expiration,
                     intent.balance_id,
-                    _json(intent.details),
+                    to_json(intent.details),
                     intent.at,
                     TradeStatus.INTENT.value,
                 ),
@@ -642,7 +371,7 @@ class Journal:
             conn.execute(
                 "UPDATE trades SET status = ?, outcome = ?, pnl = ?, close_price = ?, closed_at = ?, error = NULL"
                 " WHERE id = ?",
-                (TradeStatus.CLOSED.value, _outcome_name(outcome), pnl, close_price, closed_at, row[0]),
+                (TradeStatus.CLOSED.value, outcome_name(outcome), pnl, close_price, closed_at, row[0]),
             )
             self._event(
                 conn,
@@ -650,7 +379,7 @@ class Journal:
                 closed_at,
                 "outcome",
                 TradeStatus.CLOSED,
-                {"outcome": _outcome_name(outcome), "pnl": pnl, "close_price": close_price},
+                {"outcome": outcome_name(outcome), "pnl": pnl, "close_price": close_price},
             )
             return True
 
@@ -694,6 +423,21 @@ class Journal:
             self.flush()
         self._refusals = _Refusals(run_id, rule, text, active_id, amount, at, at)
 
+    def _pending_refusals(self) -> GuardDecision | None:
+        pending = self._refusals
+        if pending is None:
+            return None
+        return GuardDecision(
+            pending.run_id,
+            None,
+            False,
+            pending.rule,
+            pending.reason,
+            pending.first_at,
+            pending.last_at,
+            pending.count,
+        )
+
     @staticmethod
     def _event(
         conn: sqlite3.Connection,
@@ -705,160 +449,5 @@ class Journal:
     ) -> None:
         conn.execute(
             "INSERT INTO events (trade_id, at, wall, kind, status, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (trade_id, at, time.time(), kind, status.value, _json(data)),
+            (trade_id, at, time.time(), kind, status.value, to_json(data)),
         )
-
-    # -- queries --------------------------------------------------------------------------------
-
-    def _rows(self, sql: str, args: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
-        try:
-            cursor = self._conn.execute(sql, tuple(args))
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot read the journal {self.path}: {exc}") from exc
-        cursor.row_factory = sqlite3.Row
-        yield from cursor
-
-    def trades(
-        self,
-        *,
-        account: str | None = None,
-        balance_id: int | None = None,
-        statuses: Sequence[TradeStatus] | None = None,
-        run_id: int | None = None,
-    ) -> list[JournalTrade]:
-        """Trades, oldest intent first, filtered by the runs' account, balance, status or run."""
-        where: list[str] = []
-        args: list[Any] = []
-        if account is not None:
-            where.append("t.run_id IN (SELECT id FROM runs WHERE account = ?)")
-            args.append(account)
-        if balance_id is not None:
-            where.append("t.balance_id = ?")
-            args.append(balance_id)
-        if statuses is not None:
-            where.append(f"t.status IN ({', '.join('?' for _ in statuses)})")
-            args.extend(s.value for s in statuses)
-        if run_id is not None:
-            where.append("t.run_id = ?")
-            args.append(run_id)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return [
-            _trade(row)
-            for row in self._rows(f"SELECT * FROM trades t{clause} ORDER BY t.intent_at, t.id", args)
-        ]
-
-    def trade(self, intent_id: int) -> JournalTrade | None:
-        """One trade by its intent id."""
-        for row in self._rows("SELECT * FROM trades WHERE id = ?", (intent_id,)):
-            return _trade(row)
-        return None
-
-    def find(self, ref_kind: str, ref_id: int | str) -> JournalTrade | None:
-        """One trade by the server's id."""
-        for row in self._rows(
-            "SELECT * FROM trades WHERE ref_kind = ? AND ref_id = ?", (ref_kind, str(ref_id))
-        ):
-            return _trade(row)
-        return None
-
-    def closed_records(self, start: float | None = None, end: float | None = None) -> list[TradeRecord]:
-        """Closed trades with ``start <= closed_at < end``, in closing order, as report records."""
-        sql = "SELECT * FROM trades WHERE status = 'closed'"
-        args: list[Any] = []
-        if start is not None:
-            sql += " AND closed_at >= ?"
-            args.append(start)
-        if end is not None:
-            sql += " AND closed_at < ?"
-            args.append(end)
-        return [_trade(row).to_record() for row in self._rows(sql + " ORDER BY closed_at, id", args)]
-
-    def runs(self) -> list[JournalRun]:
-        """Every run, oldest first."""
-        return [
-            JournalRun(
-                id=row["id"],
-                mode=row["mode"],
-                strategy=row["strategy"],
-                account=row["account"],
-                balance_id=row["balance_id"],
-                currency=row["currency"],
-                start_balance=row["start_balance"],
-                end_balance=row["end_balance"],
-                started_at=row["started_at"],
-                ended_at=row["ended_at"],
-            )
-            for row in self._rows("SELECT * FROM runs ORDER BY id")
-        ]
-
-    def guard_decisions(self, run_id: int | None = None) -> list[GuardDecision]:
-        """The guards' decisions (refusals still in memory included), oldest first."""
-        sql, args = "SELECT * FROM guard_decisions", []
-        if run_id is not None:
-            sql += " WHERE run_id = ?"
-            args.append(run_id)
-        found = [
-            GuardDecision(
-                run_id=row["run_id"],
-                trade_id=row["trade_id"],
-                allowed=bool(row["allowed"]),
-                rule=row["rule"],
-                reason=row["reason"],
-                first_at=row["first_at"],
-                last_at=row["last_at"],
-                count=row["count"],
-            )
-            for row in self._rows(sql + " ORDER BY id", args)
-        ]
-        pending = self._refusals
-        if pending is not None and (run_id is None or pending.run_id == run_id):
-            found.append(
-                GuardDecision(
-                    pending.run_id,
-                    None,
-                    False,
-                    pending.rule,
-                    pending.reason,
-                    pending.first_at,
-                    pending.last_at,
-                    pending.count,
-                )
-            )
-        return found
-
-    def events(self, intent_id: int) -> list[tuple[str, TradeStatus, float]]:
-        """A trade's history: (kind, status after it, server time), oldest first."""
-        return [
-            (row["kind"], TradeStatus(row["status"]), row["at"])
-            for row in self._rows(
-                "SELECT kind, status, at FROM events WHERE trade_id = ? ORDER BY id", (intent_id,)
-            )
-        ]
-
-
-def _trade(row: sqlite3.Row) -> JournalTrade:
-    details = row["details"]
-    return JournalTrade(
-        id=row["id"],
-        run_id=row["run_id"],
-        product=row["product"],
-        active_id=row["active_id"],
-        direction=row["direction"],
-        amount=row["amount"],
-        expiration=row["expiration"],
-        balance_id=row["balance_id"],
-        intent_at=row["intent_at"],
-        status=TradeStatus(row["status"]),
-        ref_kind=row["ref_kind"],
-        ref_id=row["ref_id"],
-        opened_at=row["opened_at"],
-        expires_at=row["expires_at"],
-        open_price=row["open_price"],
-        payout=row["payout"],
-        closed_at=row["closed_at"],
-        close_price=row["close_price"],
-        outcome=_outcome_from(row["outcome"]),
-        pnl=row["pnl"],
-        error=row["error"],
-        details=json.loads(details) if details else {},
-    )

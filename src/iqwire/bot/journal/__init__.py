@@ -1,0 +1,36 @@
+"""The trade journal: every trade's intent, answer, state changes and outcome, in SQLite.
+
+``Journal`` writes (``journal.py``) and reads (``queries.py``); the rows are plain
+values (``rows.py``) and the tables are in ``schema.py``. See ``docs/bot.md`` for
+the schema and the recovery rules.
+
+Example::
+
+    with Journal.open(default_journal_path("wss://iqoption.com|42|demo")) as journal:
+        print(journal.closed_records()[-1])
+"""
+
+from iqwire.bot.journal.journal import REFUSALS_FLUSH_AFTER, Journal
+from iqwire.bot.journal.rows import (
+    Answer,
+    GuardDecision,
+    Intent,
+    JournalRun,
+    JournalTrade,
+    default_journal_path,
+)
+from iqwire.bot.journal.schema import SCHEMA_VERSION, UNSETTLED, TradeStatus
+
+__all__ = [
+    "REFUSALS_FLUSH_AFTER",
+    "SCHEMA_VERSION",
+    "UNSETTLED",
+    "Answer",
+    "GuardDecision",
+    "Intent",
+    "Journal",
+    "JournalRun",
+    "JournalTrade",
+    "TradeStatus",
+    "default_journal_path",
+]
