@@ -108,6 +108,7 @@ class LiveSession:
         self.broker = ClientBroker(client, balance, self.mailbox.put)
         self._emit = emit
         self._feeds: list[asyncio.Task[None]] = []
+        self._account_feeds: list[asyncio.Task[None]] = []
         self._actives: list[InitActive] = []
         self._last_status: dict[int, bool] = {}
         self._warm_needs: dict[tuple[int, int], int] = {}
@@ -222,12 +223,14 @@ class LiveSession:
 
     def _open_feeds(self) -> None:
         client, sizes = self.client, list(self.strategy.sizes)
-        streams: list[AsyncIterator[Any]] = []
+        market: list[AsyncIterator[Any]] = [client.instruments()]
         for spec in self._actives:
-            streams.append(client.candles_multi(spec.id, sizes))
-            streams.append(client.traders_mood(spec.id))
-        streams += [client.instruments(), client.balance_changes(), client.connection_states()]
-        self._feeds = [asyncio.create_task(self._feed(stream)) for stream in streams]
+            market.append(client.candles_multi(spec.id, sizes))
+            market.append(client.traders_mood(spec.id))
+        self._feeds = [asyncio.create_task(self._feed(stream)) for stream in market]
+        # The account's feeds stay open while the run settles its trades.
+        account = [client.balance_changes(), client.connection_states()]
+        self._account_feeds = [asyncio.create_task(self._feed(stream)) for stream in account]
         self.state.connection = client.state.value
         # The instruments push reports changes; start from what the init data says now.
         now = client.server_time()
@@ -238,11 +241,14 @@ class LiveSession:
         async for item in stream:
             put(item)
 
-    async def _close_feeds(self) -> None:
-        for task in self._feeds:
+    async def _close_feeds(self, *, account: bool = True) -> None:
+        tasks = self._feeds + (self._account_feeds if account else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._feeds, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._feeds = []
+        if account:
+            self._account_feeds = []
 
     async def _warm_up(self, runner: BotRunner) -> None:
         if not self.warmup:
@@ -301,8 +307,11 @@ class LiveSession:
             self.journal.flush()
 
     async def _settle(self, runner: BotRunner) -> None:
-        """Stop new signals; follow the open trades to their end (at most ``settle_timeout``)."""
-        await self._close_feeds()
+        """Stop market signals; follow the open trades to their end (at most ``settle_timeout``).
+
+        Trade closes, balance changes and the connection state are still dispatched.
+        """
+        await self._close_feeds(account=False)
         loop = asyncio.get_running_loop()
         end_wait = loop.time() + self.settle_timeout
         mailbox = self.mailbox
@@ -311,11 +320,12 @@ class LiveSession:
                 event = await asyncio.wait_for(mailbox.get(), timeout=_IDLE)
             except TimeoutError:
                 continue
-            if isinstance(event, TradeRecord):
-                await runner.trade_closed(event)
+            if isinstance(event, TradeRecord | BalanceChanged | ConnectionState):
+                await self._dispatch(runner, event)
+        await self._close_feeds()
         while (event := mailbox.get_nowait()) is not None:
-            if isinstance(event, TradeRecord):
-                await runner.trade_closed(event)
+            if isinstance(event, TradeRecord | BalanceChanged):
+                await self._dispatch(runner, event)
 
 
 async def run_live(
