@@ -67,7 +67,8 @@ class Dashboard:
     """Draws a :class:`RunState` in place with rich ``Live``; logs plain lines off a terminal.
 
     On a terminal (``console.is_terminal``) entering the context starts a live
-    view: a header (mode, server time, connection, balance), the actives with
+    view: a header (mode, server time, connection, balance, "warming up (n/N)"
+    while the indicators wait for candles), the actives with
     their last price and a sparkline of ``state.prices``, the open trades with
     the seconds to expiry, the results (P&L, win rate, counts), the risk
     guards' state and refusals, and the last messages. :meth:`refresh` redraws
@@ -197,6 +198,8 @@ class Dashboard:
             "  balance ",
             (balance, "bold"),
         )
+        if state.warming_up:
+            header.append(f"  warming up ({state.warmup_have}/{state.warmup_needed})", style="bold yellow")
         return Panel(header, padding=(0, 1))
 
     def _actives(self) -> Table:

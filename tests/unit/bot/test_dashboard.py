@@ -120,6 +120,17 @@ def test_countdown_follows_server_time_and_never_goes_negative() -> None:
     assert " 0s" in console.export_text()
 
 
+def test_the_header_says_warming_up_until_the_indicators_are_warm() -> None:
+    state = make_state()
+    state.warmup_needed, state.warmup_have = 15, 4
+    console = Console(record=True, width=140, force_terminal=True)
+    console.print(Dashboard(state, console=console).render())
+    assert "warming up (4/15)" in console.export_text()
+    state.warmup_have = 15
+    console.print(Dashboard(state, console=console).render())
+    assert "warming up" not in console.export_text()
+
+
 def test_empty_state_renders() -> None:
     console = Console(record=True, width=100, force_terminal=True)
     console.print(Dashboard(RunState(), console=console).render())
