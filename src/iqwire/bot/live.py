@@ -229,7 +229,7 @@ class LiveSession:
             market.append(client.traders_mood(spec.id))
         self._feeds = [asyncio.create_task(self._feed(stream)) for stream in market]
         # The account's feeds stay open while the run settles its trades.
-        account = [client.balance_changes(), client.connection_states()]
+        account: list[AsyncIterator[Any]] = [client.balance_changes(), client.connection_states()]
         self._account_feeds = [asyncio.create_task(self._feed(stream)) for stream in account]
         self.state.connection = client.state.value
         # The instruments push reports changes; start from what the init data says now.
