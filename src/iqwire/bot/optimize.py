@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import inspect
 import math
 import os
 import statistics
@@ -130,7 +131,9 @@ class _Watch:
         async def on_candle(ctx: Context, candle: Candle) -> None:
             if self._next < len(self._job.checkpoints) and candle.end >= self._job.checkpoints[self._next]:
                 self._reach(ctx, candle.end)
-            await original(ctx, candle)
+            result = original(ctx, candle)
+            if inspect.isawaitable(result):  # a strategy may define a plain ``def on_candle``
+                await result
 
         strategy.on_candle = on_candle  # type: ignore[method-assign]
 

@@ -4,12 +4,13 @@ Example::
 
     $ iqwire backtest examples/mean_reversion.py --db candles.sqlite --from 2026-02-10 --to 2026-02-11
     $ iqwire backtest examples/mean_reversion.py --db candles.sqlite --sweep period=10,14,20
+    $ iqwire backtest examples/mean_reversion.py --dataset s3://bucket/candles \
+          --optimize "period=5..50,low=20..40" --trials 200 --holdout 20% --backend ray
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import enum
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,25 +18,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from iqwire.bot.backtest import run_backtest
 from iqwire.bot.report import Report
-from iqwire.bot.sweep import SweepRow, make_resolver, parse_grid, read_series, run_sweep, strategy_actives
-from iqwire.cli.common import EXIT_ERROR, EXIT_USAGE, fail, stderr_console, stdout_console
+from iqwire.bot.sweep import make_resolver, read_series, strategy_actives
+from iqwire.cli.common import EXIT_USAGE, fail, stderr_console, stdout_console
+from iqwire.cli.optimize_cmd import (
+    BestOpt,
+    HoldoutOpt,
+    Objective,
+    ObjectiveOpt,
+    OptimizeOpt,
+    SearchPlan,
+    SeedOpt,
+    StudyNameOpt,
+    StudyOpt,
+    TrialsOpt,
+    run_search,
+)
 from iqwire.cli.strategy_opts import (
     ConfigOpt,
-    LoadedStrategy,
     ParamOpt,
     StrategyArg,
     load_strategy_args,
     params_text,
 )
-from iqwire.cli.trade_cmd import print_wide
-from iqwire.store.candles import CandleStore
+from iqwire.cli.sweep_cmd import Runs, run_sweep_cli
+from iqwire.store.dataset import CandleReader, open_candles
 
 __all__ = ["SweepBackend", "backtest", "parse_time"]
 
@@ -78,7 +89,7 @@ def _when(seconds: int | None) -> str:
 
 
 def _check_data(
-    store: CandleStore, names: dict[int, str], sizes: Sequence[int], start: int | None, end: int | None
+    store: CandleReader, names: dict[int, str], sizes: Sequence[int], start: int | None, end: int | None
 ) -> int:
     """How many candles the run will replay; warn about empty series, fail when all are."""
     total = 0
@@ -97,48 +108,6 @@ def _check_data(
             f"no candles to replay in {store.path} (it holds: {stored}); download some with iqwire.store.download"
         )
     return total
-
-
-def _sweep_table(rows: list[SweepRow], keys: list[str]) -> Table:
-    table = Table(title="Sweep (best P&L first)", box=box.SIMPLE_HEAD)
-    for key in keys:
-        table.add_column(key, justify="right", no_wrap=True)
-    for name in ("trades", "win %", "P&L", "return", "max DD", "Sharpe", "PF", "refused"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for params, summary in rows:
-        pnl = float(summary["pnl"])
-        table.add_row(
-            *(str(params.get(key, "")) for key in keys),
-            str(summary["trades"]),
-            _pct(summary["win_rate"]),
-            f"[{'green' if pnl > 0 else 'red' if pnl < 0 else ''}]{pnl:+,.2f}[/]",
-            "—" if summary["return_pct"] is None else f"{summary['return_pct']:+.2f}%",
-            f"{summary['max_drawdown_pct']:.2f}%",
-            _num(summary["sharpe"]),
-            _num(summary["profit_factor"]),
-            str(summary["refused"]),
-        )
-    return table
-
-
-def _pct(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{100 * ratio:.1f}%"
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "∞" if value == float("inf") else f"{value:.3f}"
-
-
-def _write_sweep_csv(path: Path, rows: list[SweepRow], keys: list[str]) -> None:
-    columns = ["trades", "wins", "losses", "equals", "win_rate", "pnl", "return_pct", "max_drawdown"]
-    columns += ["max_drawdown_pct", "sharpe", "profit_factor", "refused", "candles", "unsettled"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*keys, *columns])
-        for params, summary in rows:
-            writer.writerow([*(params.get(key, "") for key in keys), *(summary.get(c, "") for c in columns)])
 
 
 def export_report(
@@ -165,6 +134,14 @@ def backtest(
     db: Annotated[Path, typer.Option("--db", help="The candle store (SQLite) to replay.")] = Path(
         "candles.sqlite"
     ),
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Replay a Parquet dataset instead of --db: a directory or a URL (s3://…, file://…).",
+            show_default=False,
+        ),
+    ] = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -182,7 +159,7 @@ def backtest(
     csv_path: Annotated[
         Path | None,
         typer.Option(
-            "--csv", help="Write the trades (with --sweep: the sweep table) as CSV.", show_default=False
+            "--csv", help="Write the trades (with --sweep/--optimize: the table) as CSV.", show_default=False
         ),
     ] = None,
     parquet: Annotated[
@@ -191,7 +168,11 @@ def backtest(
     ] = None,
     png: Annotated[
         Path | None,
-        typer.Option("--png", help="Draw the equity curve (needs matplotlib).", show_default=False),
+        typer.Option(
+            "--png",
+            help="Draw the equity curve (with --optimize: the search); needs matplotlib.",
+            show_default=False,
+        ),
     ] = None,
     balance: Annotated[float, typer.Option("--balance", min=0.0, help="Starting balance.")] = 10_000.0,
     payout: Annotated[
@@ -230,12 +211,23 @@ def backtest(
             show_default=False,
         ),
     ] = None,
+    optimize: OptimizeOpt = None,
+    trials: TrialsOpt = 100,
+    objective: ObjectiveOpt = Objective.SHARPE,
+    holdout: HoldoutOpt = "0%",
+    study: StudyOpt = Path("optimize.sqlite"),
+    study_name: StudyNameOpt = None,
+    seed: SeedOpt = 0,
+    best: BestOpt = Path("best.toml"),
 ) -> None:
     """Replay stored candles through a strategy and print the report (or a sweep's table).
 
     The strategy's actives (built-in names, or ids with --payout) and candle sizes
-    are read from --db between --from and --to. --sweep runs every combination of
-    the values given, one backtest per process (--workers), and prints them by P&L.
+    are read from --db (or --dataset) between --from and --to. --sweep runs every
+    combination of the values given, one backtest per process (--workers), and prints
+    them by P&L. --optimize searches ranges with Optuna instead (--trials, --objective,
+    --holdout; the study in --study resumes), prints the trials and writes the best
+    parameters to --best. See docs/scaling.md.
     """
     loaded = load_strategy_args(strategy, config, param)
     try:
@@ -245,23 +237,37 @@ def backtest(
         fail(str(exc), EXIT_USAGE)
     if first is not None and last is not None and first >= last:
         fail(f"--from {start} is not before --to {end}", EXIT_USAGE)
-    if not db.is_file():
-        fail(f"no candle store at {db}", EXIT_USAGE)
+    if sweep and optimize:
+        fail("choose one of --sweep and --optimize", EXIT_USAGE)
     if sweep and (parquet is not None or png is not None):
         fail("--parquet and --png export one backtest's trades; with --sweep use --csv", EXIT_USAGE)
+    if optimize and parquet is not None:
+        fail("--parquet exports one backtest's trades; with --optimize use --csv and --png", EXIT_USAGE)
+    if dataset is None and not db.is_file():
+        fail(f"no candle store at {db}", EXIT_USAGE)
+    source = dataset if dataset is not None else str(db)
     strategy_obj = loaded.cls(**loaded.params)
     console = stdout_console()
-    with CandleStore(db) as store:
+    try:
+        opened = open_candles(source)
+    except (FileNotFoundError, ImportError) as exc:
+        fail(str(exc), EXIT_USAGE)
+    with opened as store:
         try:
             names, payouts = strategy_actives(loaded.cls, payout, store.actives())
         except ValueError as exc:
             fail(str(exc), EXIT_USAGE)
         count = _check_data(store, names, strategy_obj.sizes, first, last)
-        if sweep:
+        if sweep or optimize:
             store.close()
-            _run_sweep_cli(
-                loaded, sweep, db, first, last, payout, balance, workers, backend, ray_address, csv_path
-            )
+            runs = Runs(source, first, last, payout, balance, workers, backend, ray_address)
+            if optimize:
+                plan = SearchPlan(
+                    optimize, trials, objective.value, holdout, study, study_name, seed, best, csv_path, png
+                )
+                run_search(loaded, plan, runs)
+            else:
+                run_sweep_cli(loaded, sweep or [], runs, csv_path)
             return
         series = read_series(store, names, strategy_obj.sizes, first, last)
     series_text = ", ".join(f"{names[a]}/{s}s" for a, s in series)
@@ -291,68 +297,3 @@ def backtest(
             f"{result.unsettled} trade(s) still open when the data ran out (not counted)", soft_wrap=True
         )
     export_report(result.report, csv_path, parquet, png, console)
-
-
-def _run_sweep_cli(
-    loaded: LoadedStrategy,
-    specs: list[str],
-    db: Path,
-    first: int | None,
-    last: int | None,
-    payout: float | None,
-    balance: float,
-    workers: int | None,
-    backend: str,
-    ray_address: str | None,
-    csv_path: Path | None,
-) -> None:
-    try:
-        grid = parse_grid(specs)
-    except ValueError as exc:
-        fail(f"--sweep: {exc}", EXIT_USAGE)
-    total = 1
-    for values in grid.values():
-        total *= len(values)
-    progress = stderr_console()
-    done = 0
-
-    def on_result(row: SweepRow) -> None:
-        nonlocal done
-        done += 1
-        params, summary = row
-        progress.print(
-            escape(
-                f"[{done}/{total}] {params_text(params)}: {summary['trades']} trades, P&L {summary['pnl']:+.2f}"
-            ),
-            soft_wrap=True,
-        )
-
-    base = {key: value for key, value in loaded.params.items() if key not in grid}
-    try:
-        rows = run_sweep(
-            loaded.reference,
-            grid,
-            db,
-            first,
-            last,
-            base_params=base,
-            payout=payout,
-            balance=balance,
-            limits=loaded.config.risk,
-            workers=workers,
-            backend=backend,
-            ray_address=ray_address,
-            on_result=on_result,
-        )
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except ImportError as exc:
-        fail(str(exc), EXIT_ERROR)
-    keys = list(grid)
-    print_wide(stdout_console(), _sweep_table(rows, keys))
-    if csv_path is not None:
-        try:
-            _write_sweep_csv(csv_path, rows, keys)
-        except OSError as exc:
-            fail(f"cannot write {csv_path}: {exc}")
-        stdout_console().print(f"wrote {escape(str(csv_path))}", soft_wrap=True)

@@ -58,6 +58,7 @@ from iqwire.errors import IqwireError
 from iqwire.sim import Simulator, SystemClock
 from iqwire.sim.actives import find_active, is_open
 from iqwire.store.candles import CandleStore, SeriesInfo
+from iqwire.store.dataset import export_dataset
 from iqwire.store.download import DownloadReport, download
 
 __all__ = ["candles_store_app", "download_cmd", "export_cmd", "info_cmd", "record", "register"]
@@ -351,15 +352,28 @@ def info_cmd(
 
 @candles_store_app.command("export")
 def export_cmd(
-    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    out: Annotated[Path | None, typer.Option("--out", help="The file to write.", show_default=False)] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Write a Parquet dataset partitioned by active/size/day to this directory or URL "
+            "(s3://…: pip install 'iqwire[fsspec]').",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOpt = Path("candles.sqlite"),
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     active: Annotated[str | None, typer.Option(help="Only this asset (name or id).")] = None,
     size: Annotated[int | None, typer.Option(min=1, help="Only this candle size.")] = None,
 ) -> None:
-    """Export stored candles to Parquet (needs pyarrow) or CSV."""
+    """Export stored candles to one Parquet (needs pyarrow) or CSV file, or to a Parquet dataset."""
     if fmt not in ("parquet", "csv"):
         fail(f"--format must be parquet or csv, not {fmt!r}", EXIT_USAGE)
+    if (out is None) == (dataset is None):
+        fail("give one of --out FILE and --dataset DIR", EXIT_USAGE)
+    if dataset is not None and fmt != "parquet":
+        fail("--dataset writes Parquet: use --format parquet (or --out for CSV)", EXIT_USAGE)
     if not db.exists():
         fail(f"no candle store at {db}", EXIT_USAGE)
     active_id = None
@@ -369,10 +383,17 @@ def export_cmd(
             fail(f"unknown asset {active!r}: use a built-in name like EURUSD-OTC or an id", EXIT_USAGE)
     with CandleStore(db) as store:
         try:
-            rows = store.export(out, fmt, active_id=active_id, size=size)  # type: ignore[arg-type]
+            if dataset is not None:
+                rows = export_dataset(store, dataset, active_id=active_id, size=size)
+            else:
+                assert out is not None
+                rows = store.export(out, fmt, active_id=active_id, size=size)  # type: ignore[arg-type]
         except ImportError as exc:
             fail(str(exc), EXIT_USAGE)
-    stdout_console().print(f"wrote {rows:,} candles to {escape(str(out))}")
+        except OSError as exc:
+            fail(f"cannot write {dataset or out}: {exc}")
+    target = f"the dataset {dataset}" if dataset is not None else str(out)
+    stdout_console().print(f"wrote {rows:,} candles to {escape(target)}", soft_wrap=True)
 
 
 # -- record -------------------------------------------------------------------------------------

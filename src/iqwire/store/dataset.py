@@ -69,6 +69,11 @@ _FILE_COLUMNS = ("id", "start", "end", "open", "high", "low", "close", "volume",
 class CandleReader(Protocol):
     """What a backtest reads candles from: a :class:`CandleStore` or a :class:`CandleDataset`."""
 
+    @property
+    def path(self) -> str:
+        """Where the candles are (for messages)."""
+        ...
+
     def read(
         self, active_id: int, size: int, start: int | None = None, end: int | None = None
     ) -> list[Candle]: ...
