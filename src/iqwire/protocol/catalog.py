@@ -72,6 +72,7 @@ from iqwire.models.digital import (
     PlaceDigitalOptionBody,
     StrikeList,
 )
+from iqwire.models.legacy import GetLegacyInstrumentsBody, LegacyInstruments
 from iqwire.models.requests import (
     EmptyBody,
     GetActiveBody,
@@ -268,6 +269,7 @@ def _rpcs() -> tuple[RpcSpec, ...]:
         r("sell-options", ("2.0",), SellOptionsBody, "sold-options", SoldOptions),
         r("get-underlying-list", ("2.0",), GetUnderlyingListBody, "underlying-list", DigitalUnderlyingList),
         r("get-strike-list", ("4.0",), GetStrikeListBody, "strike-list", StrikeList),
+        r("get-instruments", ("4.0",), GetLegacyInstrumentsBody, "instruments", LegacyInstruments),
     )
 
 
@@ -409,6 +411,7 @@ COMMUNITY_CALLS: frozenset[tuple[str, str]] = frozenset(
         ("get-initialization-data", "3.0"),
         ("get-underlying-list", "2.0"),
         ("get-strike-list", "4.0"),
+        ("get-instruments", "4.0"),
         ("digital-options.place-digital-option", "1.0"),
         ("digital-options.place-digital-option", "2.0"),
     }

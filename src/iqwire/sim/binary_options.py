@@ -25,8 +25,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from iqwire.models import (
     BINARY_OPTION_TYPE_ID,
     TURBO_OPTION_TYPE_ID,
@@ -39,7 +37,6 @@ from iqwire.models import (
 from iqwire.models.binary import (
     ListInfoItem,
     OptionClosed,
-    PositionState,
     SellOptionsBody,
     SoldOption,
     SoldOptions,
@@ -229,28 +226,10 @@ class BinaryOptions(Product):
         amount = self.sale_price(record, now)
         if amount is None:
             raise SimError(REJECTED, "The active is closed for trading now.")
-        self.state.ledger.close(record)
-        position = record.position
-        stake = position.investment or 0.0
-        pnl = round(amount - stake, 2)
-        price = self.state.price_at(position.active_id or 0, now)
-        closed = msgspec.structs.replace(
-            position,
-            status="closed",
-            result="sold",
-            close_reason="sold",
-            pnl=pnl,
-            pnl_net=pnl,
-            pnl_realized=pnl,
-            close_profit=amount,
-            profit_amount=pnl,
-            close_time=int(now),
-            close_quote=price,
-            version=(position.version or 1) + 1,
+        price = self.state.price_at(record.position.active_id or 0, now)
+        self._publish(
+            self.state.ledger.finish(record, result="sold", reason="sold", paid=amount, when=now, quote=price)
         )
-        self.state.ledger.update(record, closed)
-        paid = self.state.ledger.credit(user, position.user_balance_id or 0, amount)
-        self._publish([*paid, PositionUpdated(user, closed)])
         return amount
 
     def sale_price(self, record: Record, now: float) -> float | None:
@@ -271,29 +250,6 @@ class BinaryOptions(Product):
             (position.expiration_time or 0) - now,
             self.state.commissions[active_id],
         )
-
-    def value(self, record: Record, now: float) -> PositionState | None:
-        """The position's live state: ``sell_profit`` is what a sale pays now."""
-        position = record.position
-        amount = self.sale_price(record, now)
-        if amount is None:
-            return None
-        pnl = round(amount - (position.investment or 0.0), 2)
-        return PositionState(
-            id=position.id,
-            instrument_type=position.instrument_type,
-            sell_profit=amount,
-            current_price=self.state.price_at(position.active_id or 0, now),
-            quote_timestamp=int(now * 1000),
-            pnl=pnl,
-            pnl_net=pnl,
-            open_price=position.open_quote,
-            expected_profit=position.expected_profit,
-            margin=0.0,
-            currency_conversion=1.0,
-        )
-
-    # -- settlement --------------------------------------------------------------------
 
     def step(self, t: float) -> None:
         self._publish(fixed_payout.settle_due(self.state.ledger, self.name, t, self.state.price_at))

@@ -281,7 +281,10 @@ class Engine:
             self.send(conn, reply_frame(reply_name, rid, payload))
 
     def _error(self, conn: Connection, name: str, rid: str | None, error: SimError) -> None:
-        self.send(conn, reply_frame(name, rid, error.payload(), error.status))
+        payload = error.payload()
+        if name == "result":  # the community client reads msg.success of every result frame
+            payload["success"] = False
+        self.send(conn, reply_frame(name, rid, payload, error.status))
 
     def _subscription(self, conn: Connection, subscribe: bool, msg: Any, rid: str | None) -> None:
         verb = "subscribe" if subscribe else "unsubscribe"

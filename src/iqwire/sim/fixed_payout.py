@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import msgspec
-
 from iqwire.models import OpenOptionRequest, Option, Order, Position
 from iqwire.sim.accounts import User
 from iqwire.sim.errors import FORBIDDEN, PAYOUT_CHANGED, REJECTED, SimError
@@ -180,8 +178,6 @@ def settle(
     ledger: Ledger, record: Record, price_at: Callable[[int, float], float | None]
 ) -> list[LedgerEvent]:
     """Close one option at its expiry by the last-price rule, once; pay the balance."""
-    if not ledger.close(record):  # never settle twice
-        return []
     position = record.position
     expires = position.expiration_time or 0
     open_price = position.open_quote or 0.0
@@ -191,30 +187,20 @@ def settle(
     amount = position.investment or 0.0
     result = outcome(open_price, close_price, position.direction)
     if result == "equal":
-        pnl, close_profit = 0.0, amount
+        paid = amount
     elif result == "win":
-        pnl = round(amount * record.terms["payout"] / 100, 2)
-        close_profit = round(amount + pnl, 2)
+        paid = round(amount + round(amount * record.terms["payout"] / 100, 2), 2)
     else:
-        pnl, close_profit = -amount, 0.0
-    closed = msgspec.structs.replace(
-        position,
-        status="closed",
+        paid = 0.0
+    return ledger.finish(
+        record,
         result=result,
-        close_reason=result,
-        pnl=pnl,
-        pnl_net=pnl,
-        pnl_realized=pnl,
-        close_profit=close_profit,
-        profit_amount=pnl,
-        close_time=expires,
+        reason=result,
+        paid=paid,
+        when=expires,
+        quote=close_price,
         expiration_value=close_price,
-        close_quote=close_price,
-        version=(position.version or 1) + 1,
     )
-    ledger.update(record, closed)
-    paid = ledger.credit(record.user, position.user_balance_id or 0, close_profit)
-    return [*paid, PositionUpdated(record.user, closed)]
 
 
 def settle_due(

@@ -16,7 +16,7 @@ from typing import Any
 from iqwire.protocol.catalog import SubscriptionSpec
 from iqwire.sim.accounts import User
 
-__all__ = ["Connection", "Hub", "SubscriptionEntry"]
+__all__ = ["STREAM_KEYS", "Connection", "Hub", "SubscriptionEntry"]
 
 _ids = itertools.count(1)
 
@@ -67,30 +67,40 @@ def normalise_filters(spec: SubscriptionSpec, filters: dict[str, Any] | None) ->
     return tuple(out)
 
 
+#: Pushes sent several times a second per key: their subscriptions are indexed by these
+#: routing-filter fields, so a push is encoded once per key and goes straight to its
+#: connections, however many clients there are.
+STREAM_KEYS: dict[str, tuple[str, ...]] = {
+    "candle-generated": ("active_id", "size"),
+    "digital-option-client-price-generated": ("asset_id", "instrument_index"),
+    "instrument-quotes-generated": ("active", "expiration_period"),
+}
+
+
 class Hub:
     """Every live connection, indexed by the pushes they asked for."""
 
     def __init__(self) -> None:
         self.connections: dict[int, Connection] = {}
-        # candle-generated is the hot path: index it by (active_id, size).
-        self._candles: dict[tuple[int, int], set[Connection]] = {}
+        # The hot pushes (STREAM_KEYS): push name -> key -> connections.
+        self._streams: dict[str, dict[tuple[Any, ...], set[Connection]]] = {name: {} for name in STREAM_KEYS}
 
     @staticmethod
-    def _candle_key(entry: SubscriptionEntry) -> tuple[int, int] | None:
-        if entry.spec.push_name != "candle-generated":
+    def _stream_key(entry: SubscriptionEntry) -> tuple[Any, ...] | None:
+        fields = STREAM_KEYS.get(entry.spec.push_name)
+        if fields is None:
             return None
         filters = dict(entry.filters)
-        active, size = filters.get("active_id"), filters.get("size")
-        if isinstance(active, int) and isinstance(size, int):
-            return active, size
-        return None
+        key = tuple(filters.get(name) for name in fields)
+        return key if all(isinstance(value, int) for value in key) else None
 
     def _unindex(self, conn: Connection, entry: SubscriptionEntry) -> None:
-        key = self._candle_key(entry)
-        if key is not None and key in self._candles:
-            self._candles[key].discard(conn)
-            if not self._candles[key]:
-                del self._candles[key]
+        key = self._stream_key(entry)
+        streams = self._streams.get(entry.spec.push_name)
+        if key is not None and streams is not None and key in streams:
+            streams[key].discard(conn)
+            if not streams[key]:
+                del streams[key]
 
     def add(self, conn: Connection) -> None:
         """Register a new connection."""
@@ -106,9 +116,9 @@ class Hub:
     def subscribe(self, conn: Connection, entry: SubscriptionEntry) -> None:
         """Add a subscription (idempotent: subscribing twice is one subscription)."""
         conn.subscriptions.add(entry)
-        key = self._candle_key(entry)
+        key = self._stream_key(entry)
         if key is not None:
-            self._candles.setdefault(key, set()).add(conn)
+            self._streams[entry.spec.push_name].setdefault(key, set()).add(conn)
 
     def unsubscribe(self, conn: Connection, entry: SubscriptionEntry) -> bool:
         """Remove a subscription; ``True`` if it existed."""
@@ -140,9 +150,13 @@ class Hub:
                     yield conn, entry
                     break
 
-    def candle_streams(self) -> dict[tuple[int, int], set[Connection]]:
+    def candle_streams(self) -> dict[tuple[Any, ...], set[Connection]]:
         """Every (active_id, size) some connection streams, with its connections."""
-        return self._candles
+        return self._streams["candle-generated"]
+
+    def streams(self, push_name: str) -> dict[tuple[Any, ...], set[Connection]]:
+        """Every key (the push's :data:`STREAM_KEYS` fields) some connection streams, with its connections."""
+        return self._streams[push_name]
 
     def keys_for(self, push_name: str, field_name: str) -> set[Any]:
         """Every value of one routing filter among subscriptions to a push."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from iqwire.models import Order, Position
 from iqwire.sim.accounts import User
 from iqwire.sim.errors import FORBIDDEN, REJECTED, SimError
@@ -137,6 +139,49 @@ class Ledger:
         record.position = position
         if position.status != "open":
             self._open.pop(record.key, None)
+
+    def finish(
+        self,
+        record: Record,
+        *,
+        result: str,
+        reason: str,
+        paid: float,
+        when: float,
+        quote: float | None,
+        expiration_value: float | None = None,
+        raw_event: dict[str, Any] | None = None,
+    ) -> list[LedgerEvent]:
+        """Close a record once: the close fields, ``paid`` credited, the events to push.
+
+        ``pnl`` (and ``pnl_net``, ``pnl_realized``, ``profit_amount``) is ``paid`` minus
+        the amount invested; an already closed record gives no events.
+        """
+        if not self.close(record):
+            return []
+        position = record.position
+        pnl = round(paid - (position.amount or 0.0), 2)
+        closed = msgspec.structs.replace(
+            position,
+            status="closed",
+            result=result,
+            close_reason=reason,
+            pnl=pnl,
+            pnl_net=pnl,
+            pnl_realized=pnl,
+            close_profit=paid,
+            profit_amount=pnl,
+            close_time=int(when),
+            close_quote=quote,
+            expiration_value=expiration_value,
+            version=(position.version or 1) + 1,
+            raw_event=position.raw_event if raw_event is None else raw_event,
+        )
+        self.update(record, closed)
+        return [
+            *self.credit(record.user, position.user_balance_id or 0, paid),
+            PositionUpdated(record.user, closed),
+        ]
 
     def close(self, record: Record) -> bool:
         """Take a record out of the open index; ``False`` if it was not open (never close twice)."""

@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
-from iqwire.models import InstrumentGroup, OpenOptionRequest, Option
+from iqwire.models import InstrumentGroup, OpenOptionRequest, Option, Position
 from iqwire.models.binary import PositionState
 from iqwire.sim.accounts import User
 from iqwire.sim.hub import Connection, Hub
 from iqwire.sim.ledger import LedgerEvent, Record
 from iqwire.sim.state import SimState
 
-__all__ = ["Handler", "HandlerKey", "OptionOpener", "Product", "ProductHost", "Reply"]
+__all__ = ["Handler", "HandlerKey", "OptionOpener", "Product", "ProductHost", "Reply", "position_state"]
 
 #: A reply: ``(response name, payload)``, or several frames sent in order with the request's id.
 Reply = tuple[str, Any] | list[tuple[str, Any]]
@@ -100,6 +100,32 @@ class Product:
     def step(self, t: float) -> None:
         """Everything due at simulated time ``t`` (called at every step, in order of time)."""
 
+    def sale_price(self, record: Record, now: float) -> float | None:
+        """What selling or closing one of its open positions would pay now (``None``: not now)."""
+        return None
+
     def value(self, record: Record, now: float) -> PositionState | None:
         """One of its open positions as ``positions-state`` shows it now (``None``: not valued)."""
-        return None
+        amount = self.sale_price(record, now)
+        if amount is None:
+            return None
+        price = self.state.price_at(record.position.active_id or 0, now)
+        return position_state(record.position, amount, price, now)
+
+
+def position_state(position: Position, amount: float, price: float | None, now: float) -> PositionState:
+    """A ``positions-state`` entry: ``sell_profit`` = ``amount`` (what a sale or close pays now)."""
+    pnl = round(amount - (position.amount or 0.0), 2)
+    return PositionState(
+        id=position.id,
+        instrument_type=position.instrument_type,
+        sell_profit=amount,
+        current_price=price,
+        quote_timestamp=int(now * 1000),
+        pnl=pnl,
+        pnl_net=pnl,
+        open_price=position.open_quote,
+        expected_profit=position.expected_profit,
+        margin=0.0,
+        currency_conversion=1.0,
+    )

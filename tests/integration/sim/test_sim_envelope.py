@@ -64,8 +64,8 @@ async def test_local_time_is_accepted(raw: RawClient) -> None:
         ("internal-billing.get-balances", "1.0", {"types_ids": "all"}, 4000),
         ("marginal-portfolio.get-marginal-balance", "1.0", {"user_balance_id": 1}, 4501),
         ("marginal-forex.place-market-order", "1.0", {}, 4501),
-        ("digital-options.place-digital-option", "3.0", {}, 4501),
-        ("digital-option-instruments.get-underlying-list", "3.0", {"filter_suspended": True}, 4501),
+        ("digital-options.place-digital-option", "3.0", {}, 4000),  # a body without its fields
+        ("tech-instruments.get-templates", "1.0", {}, 4501),
     ],
 )
 async def test_bad_requests_get_an_error_status_and_the_connection_stays_up(

@@ -78,6 +78,23 @@ CALLS: list[tuple[str, str, dict[str, Any], str]] = [
     ("features.get-features", "2.0", {"category": "client-sdk-js"}, "features"),
     ("get-balances", "1.0", {}, "balances"),
     ("sell-options", "2.0", {"options_ids": [1]}, "sold-options"),
+    ("digital-option-instruments.get-underlying-list", "3.0", {"filter_suspended": True}, "underlying-list"),
+    ("get-underlying-list", "2.0", {"type": "digital-option"}, "underlying-list"),
+    ("get-instruments", "4.0", {"type": "forex"}, "instruments"),
+    ("digital-option-instruments.get-instruments", "3.0", {"asset_id": 76}, "instruments"),
+    (
+        "digital-options.place-digital-option",
+        "1.0",
+        {"user_balance_id": DEMO, "instrument_id": "doEURUSD-OTC202602121226PT1MCSPT", "amount": "1"},
+        "digital-option-placed",
+    ),
+    ("digital-options.close-position", "1.0", {"position_id": 1}, "result"),
+    (
+        "get-strike-list",
+        "4.0",
+        {"type": "digital-option", "underlying": "EURUSD-OTC", "expiration": 1_770_899_160_000, "period": 60},
+        "strike-list",
+    ),
 ]
 
 
