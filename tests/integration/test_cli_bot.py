@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import re
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from cli_helpers import account, assert_clean_failure, invoke
 
 from iqwire.bot import Context, Strategy
+from iqwire.bot.journal import Journal
 from iqwire.bot.live import run_live
 from iqwire.bot.records import RunState
 from iqwire.bot.report import TRADE_COLUMNS
@@ -162,6 +164,82 @@ def test_bot_run_live_trades_the_chosen_balance(
     assert f"on the {balance} balance of" in result.stdout.splitlines()[0]
     amount = next(b.amount for b in tsim.balances() if b.type is BalanceType[balance.upper()])
     assert f"balance: {amount:,.2f} → {amount:,.2f} USD" in result.stdout
+
+
+ONCE = """
+from iqwire.bot import Strategy
+
+
+class Once(Strategy):
+    actives = ["EURUSD-OTC"]
+    sizes = [1]
+    done = False
+
+    async def on_candle(self, ctx, candle):
+        if not self.done:
+            self.done = await ctx.buy("call", 1, expiration=5) is not None
+"""
+
+
+def test_bot_run_journals_and_bot_report_spans_every_run(tsim: Simulator, tmp_path: Path) -> None:
+    journal, trades_csv, strategy = tmp_path / "j.sqlite", tmp_path / "all.csv", tmp_path / "once.py"
+    strategy.write_text(ONCE, encoding="utf-8")
+    for _ in range(2):
+        result = invoke(
+            "bot",
+            "run",
+            str(strategy),
+            "--live",
+            "--duration",
+            "1",
+            "--journal",
+            str(journal),
+            *account(tsim),
+        )
+        assert result.exit_code == 0, result.output
+        assert f"journal: {journal}" in result.stdout
+    with Journal.open(journal) as opened:
+        closed = opened.closed_records()
+        assert len(opened.runs()) == 2
+    assert len(closed) == 2  # one trade per run, each followed to its end
+    report = invoke("bot", "report", "--journal", str(journal), "--csv", str(trades_csv))
+    assert report.exit_code == 0, report.output
+    assert report.stdout.startswith(f"2 run(s) in {journal}")
+    assert summary_trades(report.stdout) == len(closed)
+    assert len(trades_csv.read_text(encoding="utf-8").splitlines()) == len(closed) + 1
+    later = invoke("bot", "report", "--journal", str(journal), "--from", "2100-01-01")
+    assert later.exit_code == 0 and summary_trades(later.stdout) == 0
+
+
+def test_bot_run_paper_journals_to_the_data_directory_by_default() -> None:
+    result = invoke("bot", "run", EXAMPLE, "--paper", "--duration", "0.5", "--speed", "50")
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.startswith("journal: "))
+    path = Path(line.removeprefix("journal: "))
+    assert path.parent == Path(os.environ["IQWIRE_DATA_DIR"]) / "journals"
+    assert path.name.startswith("paper-127.0.0.1-") and path.name.endswith("-demo.sqlite")
+    assert path.is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--journal", "absent.sqlite"], "no journal at absent.sqlite"),
+        (["--journal", "x", "--from", "yesterday"], "'yesterday' is not a date"),
+        (["--journal", "x", "--from", "2026-02-11", "--to", "2026-02-10"], "is not before"),
+    ],
+)
+def test_bot_report_usage_errors(args: list[str], message: str) -> None:
+    assert_clean_failure(invoke("bot", "report", *args), 2, message)
+
+
+def test_bot_live_run_refuses_a_file_that_is_not_a_journal(tsim: Simulator, tmp_path: Path) -> None:
+    other = tmp_path / "notes.sqlite"
+    other.write_text("not a database" * 100)
+    result = invoke(
+        "bot", "run", EXAMPLE, "--live", "--duration", "0", "--journal", str(other), *account(tsim)
+    )
+    assert_clean_failure(result, 2, "is not a usable trade journal")
 
 
 def test_bot_run_live_without_credentials_exits_1() -> None:
