@@ -11,7 +11,8 @@ account and balance (status ``intent``, ``open`` or ``unknown``):
   recent history (same balance, active, direction, amount, expiry size, opened
   within :data:`RECONCILE_WINDOW` s of the intent, and not already another
   journaled trade): exactly one → it was placed (``reconciled``), tracked or
-  recorded closed; none → ``not_placed``; several → ``unknown``. It is never re-sent.
+  recorded closed; none → ``not_placed`` (``unknown`` when the intent is older than
+  the :data:`LOOKBACK` of history read); several → ``unknown``. It is never re-sent.
 
 Then :func:`rebuild_guard` replays every placed trade into the risk guard, so
 the day's P&L, the losing streak and cool-down, and the open count survive.
@@ -30,7 +31,7 @@ from iqwire.bot.risk import RiskGuard
 from iqwire.models import Position, timestamp_seconds
 from iqwire.trading.trade import TradeResult
 
-__all__ = ["RECONCILE_WINDOW", "PositionSource", "Recovery", "rebuild_guard", "recover"]
+__all__ = ["LOOKBACK", "RECONCILE_WINDOW", "PositionSource", "Recovery", "rebuild_guard", "recover"]
 
 log = logging.getLogger("iqwire.bot.recovery")
 
@@ -38,6 +39,9 @@ log = logging.getLogger("iqwire.bot.recovery")
 RECONCILE_WINDOW = 10.0
 #: History page size while looking back.
 _PAGE = 100
+#: How far back (seconds) recovery pages through the history; older answered trades are
+#: looked up by id, and an older intent without an answer that matches nothing becomes ``unknown``.
+LOOKBACK = 2 * 86_400.0
 #: The instrument type of each product's positions (a product not listed matches any type).
 PRODUCT_INSTRUMENTS = {
     "blitz": "blitz-option",
@@ -154,10 +158,13 @@ def _open_trade(trade: JournalTrade) -> OpenTrade:
 
 
 class _Recoverer:
-    def __init__(self, journal: Journal, source: PositionSource, positions: list[Position]) -> None:
+    def __init__(
+        self, journal: Journal, source: PositionSource, positions: list[Position], since: float
+    ) -> None:
         self.journal = journal
         self.source = source
         self.now = source.server_time()
+        self.since = since
         self.result = Recovery()
         # Closed versions win over open ones: the history is newer than a stale open entry.
         self.positions: dict[tuple[str, str], Position] = {}
@@ -210,6 +217,14 @@ class _Recoverer:
             for (kind, ref), position in self.positions.items()
             if kind == ref_kind and _matches(position, trade) and self.journal.find(kind, ref) is None
         ]
+        if not candidates and trade.intent_at - RECONCILE_WINDOW < self.since:
+            # Older than the history read: not finding it proves nothing.
+            if trade.status is not TradeStatus.UNKNOWN:
+                self.journal.record_state(
+                    trade.id, TradeStatus.UNKNOWN, at=self.now, error="older than the history read at restart"
+                )
+            self.result.unknown += 1
+            return
         if not candidates:
             self.journal.record_state(
                 trade.id,
@@ -275,9 +290,9 @@ async def recover(
     if not pending:
         return Recovery()
     open_now = await source.get_positions(balance_id)
-    since = min(t.intent_at for t in pending) - RECONCILE_WINDOW
+    since = max(min(t.intent_at for t in pending) - RECONCILE_WINDOW, source.server_time() - LOOKBACK)
     history = await _history_since(source, balance_id, since)
-    recoverer = _Recoverer(journal, source, open_now + history)
+    recoverer = _Recoverer(journal, source, open_now + history, since)
     for trade in pending:
         if trade.ref_id is not None:
             await recoverer.answered(trade)

@@ -54,12 +54,15 @@ async def test_every_recovery_rule(tmp_path: Path) -> None:
         never_sent = journal.record_intent(run, _intent(client, balance_id, 6))  # killed before sending
         ghost = journal.record_intent(run, _intent(client, balance_id, 7))
         journal.record_answer(ghost, Answer("option", 1, START, START + 5), at=START)  # not on this server
+        ancient = journal.record_intent(
+            run, Intent("blitz", OTC, "put", 8, 5, balance_id, START - 3 * 86_400)
+        )
 
         recovery = await recover(journal, client, account=account, balance_id=balance_id)
 
         assert sorted(t.id for t in recovery.follow) == sorted([open_id, lost_id])
         assert [t.id for t in recovery.closed] == [closed_while_down]
-        assert (recovery.reconciled, recovery.not_placed, recovery.unknown) == (1, 1, 1)
+        assert (recovery.reconciled, recovery.not_placed, recovery.unknown) == (1, 1, 2)
         server = {p.option_id: p for p in sim.positions()}
         done = journal.find("option", closed_id)
         assert done is not None and done.status is TradeStatus.CLOSED
@@ -70,6 +73,8 @@ async def test_every_recovery_rule(tmp_path: Path) -> None:
         assert journal.trade(still_open).status is TradeStatus.OPEN  # type: ignore[union-attr]
         assert journal.trade(never_sent).status is TradeStatus.NOT_PLACED  # type: ignore[union-attr]
         assert journal.trade(ghost).status is TradeStatus.UNKNOWN  # type: ignore[union-attr]
+        # Older than the history read: not finding it proves nothing.
+        assert journal.trade(ancient).status is TradeStatus.UNKNOWN  # type: ignore[union-attr]
         # Nothing was sent again: the server holds exactly the three trades placed above.
         assert sorted(server) == sorted([closed_id, open_id, lost_id])
 
