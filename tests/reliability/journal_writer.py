@@ -37,7 +37,7 @@ def main(path: str, seed: int) -> None:
             journal.record_answer(trade, Answer("option", ref, t, t + 5, 1.1, 85.0), at=t)
             if fate < 0.9:
                 outcome, pnl = rng.choice([(Outcome.WIN, 8.5), (Outcome.LOSS, -10.0), (Outcome.EQUAL, 0.0)])
-                journal.record_outcome("option", ref, outcome, pnl, close_price=1.0, closed_at=t + 5)
+                journal.record_outcome(trade, outcome, pnl, close_price=1.0, closed_at=t + 5)
 
 
 if __name__ == "__main__":

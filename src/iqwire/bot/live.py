@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -196,6 +197,10 @@ class LiveSession:
             return None
         client = self.client
         account = f"{client.ws_url}|{await client.user_id()}"
+        if not self.recover:
+            # A server that knows none of the journal's trades (a fresh embedded simulator)
+            # is an account of its own: its ids may repeat those of an earlier one.
+            account += f"|{uuid.uuid4().hex[:12]}"
         if self.recover:
             self.recovery = await recover(journal, client, account=account, balance_id=chosen.id)
             rebuild_guard(guard, journal.trades(account=account, balance_id=chosen.id), client.server_time())

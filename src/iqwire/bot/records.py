@@ -32,7 +32,8 @@ class OpenTrade:
     """A trade waiting for its expiry.
 
     ``opened_at`` and ``payout`` are the server's terms when known; ``reconciled``
-    says the answer was lost and the trade was found on the server instead.
+    says the answer was lost and the trade was found on the server instead;
+    ``intent_id`` is its row in the journal, when the run keeps one.
     """
 
     id: int
@@ -44,6 +45,7 @@ class OpenTrade:
     opened_at: float | None = None
     payout: float | None = None
     reconciled: bool = False
+    intent_id: int | None = None
 
 
 @dataclass

@@ -154,6 +154,7 @@ def _open_trade(trade: JournalTrade) -> OpenTrade:
         opened_at=trade.opened_at,
         payout=trade.payout,
         reconciled=True,
+        intent_id=trade.id,
     )
 
 
@@ -199,10 +200,8 @@ class _Recoverer:
             return
         outcome = TradeResult.from_position(position)
         closed_at = position.close_time or position.expiration_time or trade.expires_at or self.now
-        assert trade.ref_kind is not None and trade.ref_id is not None
         self.journal.record_outcome(
-            trade.ref_kind,
-            trade.ref_id,
+            trade.id,
             outcome.outcome,
             outcome.pnl,
             close_price=outcome.close_price,
@@ -215,7 +214,9 @@ class _Recoverer:
         candidates = [
             position
             for (kind, ref), position in self.positions.items()
-            if kind == ref_kind and _matches(position, trade) and self.journal.find(kind, ref) is None
+            if kind == ref_kind
+            and _matches(position, trade)
+            and self.journal.find(kind, ref, account=trade.account) is None
         ]
         if not candidates and trade.intent_at - RECONCILE_WINDOW < self.since:
             # Older than the history read: not finding it proves nothing.

@@ -65,6 +65,8 @@ class BotRunner:
         # a run sees the same one candle after candle.
         self._route: tuple[int, int, CandleWindow, deque[float]] | None = None
         self._current_active: int | None = None
+        # The journal row of each open trade, by server id.
+        self._intents: dict[int, int] = {}
         self.errors = 0
 
     def resolve(self, active: str | int) -> int:
@@ -140,6 +142,8 @@ class BotRunner:
     def adopt(self, trade: OpenTrade) -> None:
         """Track a trade an earlier run placed (the guard already counts it: see ``RiskGuard.replay``)."""
         self.state.open_trades[trade.id] = trade
+        if trade.intent_id is not None:
+            self._intents[trade.id] = trade.intent_id
 
     async def trade_closed(self, record: TradeRecord) -> None:
         """One of the run's trades closed (or one an earlier run placed and this run adopted)."""
@@ -148,10 +152,10 @@ class BotRunner:
         ):
             return  # already recorded: never count a trade twice
         link = self.journal
-        if link is not None:
+        intent_id = self._intents.pop(record.id, None)
+        if link is not None and intent_id is not None:
             link.journal.record_outcome(
-                link.ref_kind,
-                record.id,
+                intent_id,
                 record.outcome,
                 record.pnl,
                 close_price=record.close_price,
@@ -217,6 +221,8 @@ class BotRunner:
                 reconciled=trade.reconciled,
             )
         self.state.open_trades[trade.id] = trade
+        if intent_id is not None:
+            self._intents[trade.id] = intent_id
         self.state.guard_state = self.guard.describe(now)
         name = self.state.names.get(active_id, active_id)
         self.emit(f"opened #{trade.id} {name} {direction} {amount:g} for {expiration}s at {trade.open_price}")

@@ -120,9 +120,7 @@ async def test_a_restart_keeps_the_daily_loss_limit_and_adopts_open_trades(tmp_p
             for n in range(6):
                 lost = journal.record_intent(run, _intent(client, balance_id, 10))
                 journal.record_answer(lost, Answer("option", 500 + n, START - 600, START - 595), at=START)
-                journal.record_outcome(
-                    "option", 500 + n, Outcome.LOSS, -10.0, close_price=1.0, closed_at=START - 595
-                )
+                journal.record_outcome(lost, Outcome.LOSS, -10.0, close_price=1.0, closed_at=START - 595)
             open_intent = journal.record_intent(run, _intent(client, balance_id, 2))
             trade = await client.buy_blitz(OTC, "call", 2, 5)
             journal.record_answer(

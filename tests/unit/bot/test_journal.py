@@ -43,9 +43,9 @@ def test_a_trade_from_intent_to_outcome(journal: Journal) -> None:
     trade_id = journal.record_intent(run, intent(), guarded=True)
     assert journal.trade(trade_id).status is TradeStatus.INTENT  # type: ignore[union-attr]
     journal.record_answer(trade_id, answer(42), at=T0 + 0.1)
-    assert journal.record_outcome("option", 42, Outcome.LOSS, -10.0, close_price=1.0, closed_at=T0 + 30)
+    assert journal.record_outcome(trade_id, Outcome.LOSS, -10.0, close_price=1.0, closed_at=T0 + 30)
     # Recorded once: a second close of the same trade changes nothing.
-    assert not journal.record_outcome("option", 42, Outcome.WIN, 8.5, close_price=1.2, closed_at=T0 + 30)
+    assert not journal.record_outcome(trade_id, Outcome.WIN, 8.5, close_price=1.2, closed_at=T0 + 30)
     trade = journal.find("option", 42)
     assert trade is not None and trade.id == trade_id
     assert (trade.status, trade.outcome, trade.pnl, trade.server_id) == (
@@ -84,8 +84,10 @@ def test_states_other_than_open_and_closed(journal: Journal) -> None:
     assert journal.trade(ids[0]).error == "InvalidOrder: amount"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="record_answer"):
         journal.record_state(ids[0], TradeStatus.OPEN, at=T0)
-    with pytest.raises(JournalError, match="no option 99"):
-        journal.record_outcome("option", 99, Outcome.WIN, 1.0, close_price=None, closed_at=T0)
+    with pytest.raises(JournalError, match="no trade 99"):
+        journal.record_outcome(99, Outcome.WIN, 1.0, close_price=None, closed_at=T0)
+    with pytest.raises(JournalError, match="only a placed trade can close"):
+        journal.record_outcome(ids[0], Outcome.WIN, 1.0, close_price=None, closed_at=T0)
     with pytest.raises(JournalError, match="not closed"):
         journal.trades()[0].to_record()
 
@@ -107,6 +109,18 @@ def test_refusals_in_a_row_are_one_row_written_later(journal: Journal) -> None:
     assert len(sqlite3.connect(journal.path).execute("SELECT * FROM guard_decisions").fetchall()) == 2
 
 
+def test_server_ids_are_unique_per_account(journal: Journal) -> None:
+    # Two fresh simulators hand out the same option ids: each account keeps its own.
+    first = journal.start_run(mode="paper", account="sim-a")
+    second = journal.start_run(mode="paper", account="sim-b")
+    a, b = journal.record_intent(first, intent()), journal.record_intent(second, intent())
+    journal.record_answer(a, answer(42), at=T0)
+    journal.record_answer(b, answer(42), at=T0)
+    assert journal.find("option", 42, account="sim-a").id == a  # type: ignore[union-attr]
+    assert journal.find("option", 42, account="sim-b").id == b  # type: ignore[union-attr]
+    assert journal.find("option", 42).id == b  # type: ignore[union-attr]
+
+
 def test_queries_by_account_balance_and_status(journal: Journal) -> None:
     mine = journal.start_run(mode="live", account=ACCOUNT, balance_id=7)
     other = journal.start_run(mode="live", account="wss://elsewhere|2", balance_id=7)
@@ -126,7 +140,7 @@ def test_the_report_spans_every_run(journal: Journal) -> None:
         run = journal.start_run(mode="live", account=ACCOUNT, at=T0 + n * 100, start_balance=1000.0 + n)
         trade = journal.record_intent(run, intent(T0 + n * 100))
         journal.record_answer(trade, answer(n + 1, T0 + n * 100), at=T0 + n * 100)
-        journal.record_outcome("option", n + 1, outcome, pnl, close_price=1.0, closed_at=T0 + n * 100 + 30)
+        journal.record_outcome(trade, outcome, pnl, close_price=1.0, closed_at=T0 + n * 100 + 30)
         journal.record_guard_decision(run, allowed=False, at=T0 + n * 100 + 40, reason="max_stake: 200")
     report = journal_report(journal)
     assert (report.trades, report.wins, report.losses, report.pnl) == (3, 2, 1, 7.0)

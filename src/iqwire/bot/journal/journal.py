@@ -25,7 +25,7 @@ Example (what a bot or the CLI's ``trade`` does around one request)::
                               expires_at=trade.expires, open_price=trade.open_price, payout=trade.payout),
                               at=client.server_time())
         result = await trade.outcome()
-        journal.record_outcome("option", trade.id, result.outcome, result.pnl,
+        journal.record_outcome(intent, result.outcome, result.pnl,
                                close_price=result.close_price, closed_at=trade.expires)
 """
 
@@ -265,9 +265,11 @@ class Journal(JournalQueries):
 
         def insert(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO trades (run_id, product, active_id, direction, amount, expiration, balance_id,"
-                " details, intent_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO trades (run_id, account, product, active_id, direction, amount, expiration,"
+                " balance_id, details, intent_at, status)"
+                " VALUES (?, (SELECT account FROM runs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    run_id,
                     run_id,
                     intent.product,
                     intent.active_id,
@@ -346,28 +348,27 @@ class Journal(JournalQueries):
 
     def record_outcome(
         self,
-        ref_kind: str,
-        ref_id: int | str,
+        intent_id: int,
         outcome: Outcome,
         pnl: float,
         *,
         close_price: float | None,
         closed_at: float,
     ) -> bool:
-        """A trade closed. Returns ``False`` (and writes nothing) if it was already recorded closed.
+        """A placed trade closed. Returns ``False`` (and writes nothing) if it was already recorded closed.
 
         Raises:
-            JournalError: no trade of that id is in the journal.
+            JournalError: no such trade, or it was never placed (no answer recorded).
         """
 
         def update(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT id, status FROM trades WHERE ref_kind = ? AND ref_id = ?", (ref_kind, str(ref_id))
-            ).fetchone()
+            row = conn.execute("SELECT id, status FROM trades WHERE id = ?", (intent_id,)).fetchone()
             if row is None:
-                raise JournalError(f"no {ref_kind} {ref_id} in the journal {self.path}")
+                raise JournalError(f"no trade {intent_id} in the journal {self.path}")
             if row[1] == TradeStatus.CLOSED.value:
                 return False
+            if row[1] not in (TradeStatus.OPEN.value, TradeStatus.UNKNOWN.value):
+                raise JournalError(f"trade {intent_id} is {row[1]}: only a placed trade can close")
             conn.execute(
                 "UPDATE trades SET status = ?, outcome = ?, pnl = ?, close_price = ?, closed_at = ?, error = NULL"
                 " WHERE id = ?",

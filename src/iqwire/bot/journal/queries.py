@@ -41,7 +41,7 @@ class JournalQueries:
         where: list[str] = []
         args: list[Any] = []
         if account is not None:
-            where.append("t.run_id IN (SELECT id FROM runs WHERE account = ?)")
+            where.append("t.account = ?")
             args.append(account)
         if balance_id is not None:
             where.append("t.balance_id = ?")
@@ -64,11 +64,16 @@ class JournalQueries:
             return trade_from_row(row)
         return None
 
-    def find(self, ref_kind: str, ref_id: int | str) -> JournalTrade | None:
-        """One trade by the server's id."""
-        for row in self._rows(
-            "SELECT * FROM trades WHERE ref_kind = ? AND ref_id = ?", (ref_kind, str(ref_id))
-        ):
+    def find(self, ref_kind: str, ref_id: int | str, *, account: str | None = None) -> JournalTrade | None:
+        """A trade by the server's id (on ``account``; without it, the newest with that id).
+
+        Server ids are unique per account only: two fresh simulators hand out the same ones.
+        """
+        sql, args = "SELECT * FROM trades WHERE ref_kind = ? AND ref_id = ?", [ref_kind, str(ref_id)]
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        for row in self._rows(sql + " ORDER BY id DESC LIMIT 1", args):
             return trade_from_row(row)
         return None
 

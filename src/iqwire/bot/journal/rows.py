@@ -65,6 +65,7 @@ class JournalTrade:
 
     id: int
     run_id: int
+    account: str
     product: str
     active_id: int
     direction: str
@@ -196,6 +197,7 @@ def trade_from_row(row: sqlite3.Row) -> JournalTrade:
     return JournalTrade(
         id=row["id"],
         run_id=row["run_id"],
+        account=row["account"],
         product=row["product"],
         active_id=row["active_id"],
         direction=row["direction"],

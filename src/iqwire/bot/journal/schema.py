@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS trades (
     id          INTEGER PRIMARY KEY,
     run_id      INTEGER NOT NULL REFERENCES runs(id),
+    account     TEXT NOT NULL,
     product     TEXT NOT NULL,
     active_id   INTEGER NOT NULL,
     direction   TEXT NOT NULL,
@@ -74,7 +75,7 @@ CREATE TABLE IF NOT EXISTS trades (
     outcome     TEXT,
     pnl         REAL,
     error       TEXT,
-    UNIQUE (ref_kind, ref_id),
+    UNIQUE (account, ref_kind, ref_id),
     CHECK (status NOT IN ('open', 'closed') OR ref_id IS NOT NULL),
     CHECK (status != 'closed' OR (outcome IS NOT NULL AND pnl IS NOT NULL AND closed_at IS NOT NULL))
 );
