@@ -115,10 +115,12 @@ class InitOption(Model, kw_only=True, frozen=True):
     special: dict[str, Any] | None = None
 
 
-class InitActive(Model, kw_only=True, frozen=True):
+class InitActive(Model, kw_only=True, frozen=True, omit_defaults=False):
     """One active of ``initialization-data``, with its schedule and commission.
 
-    ``schedule`` is a list of ``[open, close]`` unix-second pairs.
+    ``schedule`` is a list of ``[open, close]`` unix-second pairs. Every field is
+    sent, defaults included: the community client reads ``enabled`` and
+    ``is_suspended`` of every active unconditionally.
     """
 
     id: int

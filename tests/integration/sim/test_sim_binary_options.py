@@ -232,3 +232,8 @@ async def test_api_option_init_all(raw: RawClient) -> None:
     assert turbo["name"] == "front.EURUSD-OTC" and turbo["option"]["profit"]["commission"] == 12
     v3 = await raw.request("get-initialization-data", "3.0", {}, "")
     assert v3["name"] == "initialization-data" and "binary" in v3["msg"]
+    # get_all_open_time reads enabled and is_suspended of every active, and splits the name at '.'.
+    for group in ("turbo", "binary"):
+        for active in v3["msg"][group]["actives"].values():
+            assert active["enabled"] is True and active["is_suspended"] in (True, False)
+            assert "." in active["name"]
