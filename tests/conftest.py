@@ -20,6 +20,7 @@ from iqwire.sim.actives import find_active
 from iqwire.sim.prices import PriceModel
 from iqwire.store.candles import CandleStore, StoredActive
 from iqwire.sync import EventLoopThread
+from iqwire.trading import Trader
 
 #: A Thursday, 2026-02-12 12:25 UTC: the forex and OTC actives are open (AMZN opens at 13:30).
 START = 1_770_899_100
@@ -124,3 +125,10 @@ def candle_writer() -> Callable[[Path, int, tuple[int, ...], int, int], Path]:
 def candles_2h(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store of two hours (from ``DAY0``) of EURUSD-OTC 5-second candles: 1,440 of them."""
     return write_candles(tmp_path_factory.mktemp("candles") / "candles.sqlite", 76, (5,), DAY0, DAY0 + 7200)
+
+
+@pytest.fixture
+async def trader(client: Client) -> AsyncIterator[Trader]:
+    """A trader over ``client`` (it stops following positions at the end)."""
+    async with Trader(client) as trading:
+        yield trading

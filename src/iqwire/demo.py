@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from iqwire import actives
 from iqwire.bot.backtest import run_backtest
 from iqwire.bot.dashboard import Dashboard
 from iqwire.bot.live import run_live
@@ -34,7 +35,6 @@ from iqwire.sim import Simulator
 from iqwire.sim.actives import find_active
 from iqwire.store.candles import CandleStore
 from iqwire.store.download import download
-from iqwire.trading import resolve_active
 
 __all__ = ["DemoStrategy", "run_demo"]
 
@@ -96,8 +96,9 @@ async def run_demo(
         ) as client:
             profile = await client.get_profile()
             console.print(f"logged in as {profile.email} (user {profile.user_id})")
-            await client.get_initialization_data()
-            active_id = resolve_active(client, ACTIVE).id
+            init = await client.get_initialization_data()
+            traded = actives.resolve(ACTIVE, init, groups=("blitz",))
+            active_id = traded.id
 
             # 1-2. Download candles into a temporary store, then backtest on them.
             with tempfile.TemporaryDirectory(prefix="iqwire-demo-") as folder:
@@ -137,9 +138,9 @@ async def run_demo(
             backtest = await run_backtest(
                 DemoStrategy(),
                 [candles],
-                payouts={active_id: 100 - client.commission(active_id)},
+                payouts={active_id: traded.payout},
                 limits=limits,
-                resolve=lambda a: resolve_active(client, a).id,
+                resolve=lambda a: actives.resolve(a, init, groups=("blitz",)).id,
                 names={active_id: ACTIVE},
             )
             backtest.report.print(console)

@@ -1,25 +1,33 @@
 """The exceptions iqwire raises.
 
-Every exception derives from :class:`IqwireError`::
+Every exception derives from :class:`IqwireError`; each has one meaning::
 
     IqwireError
-    ├── ProtocolError          a frame could not be decoded, or the API was misused
-    ├── AuthError              login or ``authenticate`` was refused
-    ├── ConnectionLost         the socket dropped while something was waiting on it
-    ├── RequestTimeout         no answer arrived in time
-    ├── ServerError            the server answered with status >= 4000
-    │   └── PayoutChanged      status 4117: the payout moved before the trade was placed
-    ├── MarketClosed           the active is closed or suspended
-    ├── InvalidOrder           an order fails validation before it is sent
-    │   └── InsufficientBalance
-    ├── RealMoneyLocked        a trade on a REAL balance without ``allow_real_money=True``
-    ├── RiskLimitExceeded      a bot risk guard refused a trade
-    ├── TradeError             the fate of a trade that was sent is in question
-    │   ├── TradeNotPlaced     reconciliation proved the trade was never placed
-    │   ├── TradeStateUnknown  reconciliation found several candidates
-    │   └── OutcomeUnknown     no close event and no history entry after expiry
-    └── JournalError           the trade journal cannot be opened, read or written
+    ├── ProtocolError             the protocol was not followed (catch one of the two below)
+    │   ├── LocalProtocolError    you misused the API: out of order, a body that cannot be sent
+    │   └── RemoteProtocolError   the server sent something that does not fit the protocol
+    ├── AuthError                 login or ``authenticate`` was refused
+    ├── ConnectionLost            the socket dropped while something was waiting on it (retry-able)
+    ├── NotConnected              used before ``connect()`` or after ``close()``: connect first
+    ├── TLSError                  the server's certificate was refused: fix the trust, do not retry
+    ├── RequestTimeout            no answer arrived in time
+    ├── ServerError               the server answered with status >= 4000
+    │   └── PayoutChanged         status 4117: the payout moved before the trade was placed
+    ├── MarketClosed              the active is closed or suspended
+    ├── InvalidOrder              an order fails validation before it is sent
+    │   ├── InsufficientBalance
+    │   ├── UnknownAsset          no active has that name or id (also a LookupError)
+    │   └── UnknownBalance        the account has no such balance (also a LookupError)
+    ├── RealMoneyLocked           a trade on a REAL balance without ``allow_real_money=True``
+    ├── RiskLimitExceeded         a bot risk guard refused a trade
+    ├── TradeError                the fate of a trade that was sent is in question
+    │   ├── TradeNotPlaced        reconciliation proved the trade was never placed
+    │   ├── TradeStateUnknown     reconciliation found several candidates
+    │   └── OutcomeUnknown        no close event and no history entry after expiry
+    └── JournalError              the trade journal cannot be opened, read or written
 
+Code that retries on :class:`ConnectionLost` never retries a certificate problem
+(:class:`TLSError`) or a client that was never connected (:class:`NotConnected`).
 Messages say what happened and what to do. They never contain a password or SSID.
 """
 
@@ -34,17 +42,23 @@ __all__ = [
     "InvalidOrder",
     "IqwireError",
     "JournalError",
+    "LocalProtocolError",
     "MarketClosed",
+    "NotConnected",
     "OutcomeUnknown",
     "PayoutChanged",
     "ProtocolError",
     "RealMoneyLocked",
+    "RemoteProtocolError",
     "RequestTimeout",
     "RiskLimitExceeded",
     "ServerError",
+    "TLSError",
     "TradeError",
     "TradeNotPlaced",
     "TradeStateUnknown",
+    "UnknownAsset",
+    "UnknownBalance",
 ]
 
 
@@ -52,6 +66,8 @@ class IqwireError(Exception):
     """Base class of every error raised by iqwire.
 
     ``request_id`` and ``name`` identify the request concerned, when there is one.
+    ``args`` are always the constructor's positional arguments (so an error can be
+    copied and pickled), and ``str(error)`` is always :attr:`message`.
     """
 
     def __init__(self, message: str, *, request_id: str | None = None, name: str | None = None) -> None:
@@ -60,9 +76,24 @@ class IqwireError(Exception):
         self.request_id = request_id
         self.name = name
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class ProtocolError(IqwireError):
-    """A frame could not be decoded, or the protocol layer was used out of order."""
+    """The protocol was not followed; raised only as one of its two subclasses."""
+
+
+class LocalProtocolError(ProtocolError):
+    """You misused the API: a request before authenticating, a body that cannot be encoded,
+    an unknown subscription id. Fix the calling code; retrying will not help."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The server sent something that does not fit the protocol (a reply of the wrong shape).
+
+    The connection carries on; report it with the frame if it repeats.
+    """
 
 
 class AuthError(IqwireError):
@@ -73,6 +104,21 @@ class ConnectionLost(IqwireError):
     """The connection dropped while a request was waiting for its answer.
 
     The request is never re-sent automatically: a trade request must not be placed twice.
+    """
+
+
+class NotConnected(IqwireError):
+    """The client is not connected (never connected, or closed): call ``connect()`` first.
+
+    Not a :class:`ConnectionLost`: nothing was in flight, and waiting will not help.
+    """
+
+
+class TLSError(IqwireError):
+    """The server's TLS certificate was refused (expired, self-signed, wrong host).
+
+    Not a :class:`ConnectionLost`: retrying cannot fix it. Pass an ``ssl_context``
+    that trusts the server's CA; verification is never switched off.
     """
 
 
@@ -101,6 +147,7 @@ class ServerError(IqwireError):
         payload: Any = None,
     ) -> None:
         super().__init__(f"server error {status}: {message}", request_id=request_id, name=name)
+        self.args = (status, message)
         self.status = status
         self.server_message = message
         self.payload = payload
@@ -125,7 +172,7 @@ class PayoutChanged(ServerError):
             f"payout changed for active {active_id}: commission is now {commission}% "
             f"(payout {100 - commission}%); re-quote or retry with the new payout"
         )
-        self.args = (self.message,)
+        self.args = (active_id, commission)
 
 
 class MarketClosed(IqwireError):
@@ -140,6 +187,22 @@ class InsufficientBalance(InvalidOrder):
     """The amount is larger than the balance available."""
 
 
+class UnknownAsset(InvalidOrder, LookupError):
+    """No active has this name or id (in the server's initialization data).
+
+    Example::
+
+        try:
+            active = iqwire.actives.resolve("EURXYZ", init)
+        except UnknownAsset as exc:
+            print(exc)   # says which names were tried and what to use instead
+    """
+
+
+class UnknownBalance(InvalidOrder, LookupError):
+    """The account has no balance of that type or id; list them with ``get_balances()``."""
+
+
 class RealMoneyLocked(IqwireError):
     """A trade on a REAL balance was refused: create the client with ``allow_real_money=True``."""
 
@@ -149,6 +212,7 @@ class RiskLimitExceeded(IqwireError):
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
+        self.args = (reason, message)
         self.reason = reason
 
 
@@ -165,6 +229,7 @@ class TradeStateUnknown(TradeError):
 
     def __init__(self, message: str, candidates: list[Any]) -> None:
         super().__init__(message)
+        self.args = (message, candidates)
         self.candidates = candidates
 
 
@@ -173,6 +238,7 @@ class OutcomeUnknown(TradeError):
 
     def __init__(self, message: str, position: Any = None) -> None:
         super().__init__(message)
+        self.args = (message, position)
         self.position = position
 
 

@@ -254,7 +254,7 @@ def test_sim_serves_until_a_signal(stop_signal: signal.Signals, tmp_path: Path) 
         assert any(line.startswith("Account:       own@example.com / (password as set in") for line in lines)
 
         with Client("own@example.com", "Own-Secret-9", ws_url=ws_url, login_url=login_url) as client:
-            ssid = client.async_client._ssid
+            ssid = client.async_client.ssid
             assert ssid is not None
             assert client.get_profile().user_id == 2
     finally:

@@ -15,7 +15,7 @@ from cli_helpers import account, assert_clean_failure, invoke
 from iqwire.cli import common
 from iqwire.models import BalanceType
 from iqwire.sim import Simulator
-from iqwire.sync import Client
+from iqwire.sync import Client, Trader
 
 FAST = {common.SIM_SPEED_ENV: "50"}
 
@@ -137,9 +137,10 @@ def test_trade_errors_are_one_line() -> None:
 
 def test_positions_and_history_tables(tsim: Simulator) -> None:
     with Client("demo@example.com", "demo", ws_url=tsim.ws_url, login_url=tsim.login_url) as client:
-        settled = client.buy_blitz(76, "call", 3, expiration=5)
+        trader = Trader(client)
+        settled = trader.buy_blitz(76, "call", 3, expiration=5)
         result = settled.outcome()
-        still_open = client.buy_blitz(81, "put", 4, expiration=300, balance=BalanceType.TOURNAMENT)
+        still_open = trader.buy_blitz(81, "put", 4, expiration=300, balance=BalanceType.TOURNAMENT)
 
     positions = invoke("positions", *account(tsim))
     assert positions.exit_code == 0, positions.output

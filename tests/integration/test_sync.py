@@ -19,10 +19,11 @@ import pytest
 
 from iqwire.client import Client as AsyncClient
 from iqwire.client import ConnectionState
-from iqwire.errors import AuthError, ConnectionLost, ServerError
+from iqwire.errors import AuthError, ConnectionLost, NotConnected, ServerError
 from iqwire.models import Active, BalanceType, Candle
 from iqwire.sim import Simulator
-from iqwire.sync import Client, EventLoopThread, SyncStream, SyncTrade
+from iqwire.sync import Client, EventLoopThread, SyncStream, SyncTrade, Trader
+from iqwire.trading import Trader as AsyncTrader
 
 #: tests/conftest.py's START: a Thursday mid-session, every default active open.
 START = 1_770_899_100
@@ -116,7 +117,7 @@ def test_account_market_data_and_portfolio(tsim: ThreadedSim) -> None:
 
 def test_repr_shows_no_secret(tsim: ThreadedSim) -> None:
     with make_client(tsim.sim) as client:
-        ssid = client.async_client._ssid
+        ssid = client.async_client.ssid
         assert ssid is not None
         text = repr(client)
         assert tsim.sim.credentials.password not in text.replace("demo@example.com", "")
@@ -212,11 +213,11 @@ def test_close_ends_streams_after_what_is_queued(tsim: ThreadedSim) -> None:
     with pytest.raises(ConnectionLost):
         stream.get()
     assert list(states) == [ConnectionState.CLOSED]
-    with pytest.raises(ConnectionLost, match="closed"):
+    with pytest.raises(NotConnected, match="closed"):
         client.get_profile()
-    with pytest.raises(ConnectionLost, match="closed"):
+    with pytest.raises(NotConnected, match="closed"):
         client.connect()
-    with pytest.raises(ConnectionLost):
+    with pytest.raises(NotConnected):
         client.balance_changes().open()
     stream.close()
 
@@ -224,7 +225,8 @@ def test_close_ends_streams_after_what_is_queued(tsim: ThreadedSim) -> None:
 def test_trading_blocks_until_the_outcome(tsim: ThreadedSim) -> None:
     with make_client(tsim.sim) as client:
         demo_before = client.get_balance(BalanceType.DEMO).amount
-        trade = client.buy_blitz("EURUSD-OTC", "call", 10, expiration=5)
+        trader = Trader(client)
+        trade = trader.buy_blitz("EURUSD-OTC", "call", 10, expiration=5)
         assert isinstance(trade, SyncTrade)
         assert (trade.active_id, trade.direction, trade.amount, trade.payout) == (76, "call", 10, 88)
         assert trade.expires - trade.created in (5, 6) and trade.expires_at.year == 2026
@@ -232,12 +234,12 @@ def test_trading_blocks_until_the_outcome(tsim: ThreadedSim) -> None:
         result = trade.outcome()
         assert trade.result is result
         assert result.pnl in (-10, 0, 8.8)
-        closed = client.portfolio.wait_closed(trade.id, timeout=5)
+        closed = trader.portfolio.wait_closed(trade.id, timeout=5)
         assert closed.is_closed
-        assert client.portfolio.open_positions == []
-        assert client.portfolio.realised_pnl_today() == result.pnl
+        assert trader.portfolio.open_positions == []
+        assert trader.portfolio.realised_pnl_today() == result.pnl
         assert client.get_balance(BalanceType.DEMO).amount == pytest.approx(demo_before + result.pnl)
-        assert client.commission(76) == 12
+        assert trader.commission(76) == 12
         assert client.cached_initialization_data is not None
 
 
@@ -370,6 +372,29 @@ def _public_methods(cls: type) -> dict[str, Any]:
         for name, member in inspect.getmembers(cls)
         if not name.startswith("_") and (callable(member) or isinstance(member, property))
     }
+
+
+@pytest.mark.parametrize(("async_cls", "sync_cls"), [(AsyncClient, Client), (AsyncTrader, Trader)])
+def test_same_constructor_as_the_async_class(async_cls: type, sync_cls: type) -> None:
+    expected = inspect.signature(async_cls.__init__).parameters
+    got = inspect.signature(sync_cls.__init__).parameters
+    assert [(p.name, p.kind, p.default) for p in got.values()] == [
+        (p.name, p.kind, p.default) for p in expected.values()
+    ], f"{sync_cls.__name__}.__init__ differs from {async_cls.__name__}.__init__"
+    assert "transport" in inspect.signature(Client.__init__).parameters
+
+
+def test_the_sync_trader_has_the_async_traders_api() -> None:
+    async_api = _public_methods(AsyncTrader)
+    sync_api = _public_methods(Trader)
+    missing = set(async_api) - set(sync_api) - {"desk", "client", "payouts"}
+    assert not missing, f"iqwire.sync.Trader lacks {sorted(missing)}"
+    for name, member in async_api.items():
+        if isinstance(member, property) or name not in sync_api:
+            continue
+        expected = list(inspect.signature(member).parameters)
+        assert list(inspect.signature(sync_api[name]).parameters) == expected, name
+        assert sync_api[name].__doc__ == member.__doc__, f"{name}: the docstring did not carry over"
 
 
 def test_same_api_as_the_async_client() -> None:

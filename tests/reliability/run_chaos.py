@@ -45,7 +45,7 @@ from iqwire.client.clock import ServerClock
 from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown
 from iqwire.models import BalanceType, Candle, Position
 from iqwire.sim import ManualClock, Simulator
-from iqwire.trading import Trade, TradeResult
+from iqwire.trading import Trade, Trader, TradeResult
 
 #: A Thursday, 2026-02-12 12:25 UTC.
 START = 1_770_899_100
@@ -233,9 +233,9 @@ class Driver:
             await self.sim.advance(seconds)
 
 
-async def _buy(client: Client, call: Call) -> None:
+async def _buy(trader: Trader, call: Call) -> None:
     try:
-        call.trade = await client.buy_blitz(
+        call.trade = await trader.buy_blitz(
             call.active, call.direction, call.amount, call.expiration, balance=BalanceType.DEMO
         )
     except IqwireError as exc:
@@ -288,7 +288,8 @@ async def _run(trades: int, disconnects: int, seed: int, rng: random.Random, res
         outcomes: list[asyncio.Task[None]] = []
         seen: list[Candle] = []
         async with client:
-            await client.portfolio.start()
+            trader = Trader(client)
+            await trader.portfolio.start()
             demo = await client.get_balance(BalanceType.DEMO)
             start_balance = sim.balances()[1].amount
             stream = client.candles(76, 1)
@@ -321,7 +322,7 @@ async def _run(trades: int, disconnects: int, seed: int, rng: random.Random, res
                 ]
                 index += size
                 calls += batch
-                tasks = [asyncio.create_task(_buy(client, call)) for call in batch]
+                tasks = [asyncio.create_task(_buy(trader, call)) for call in batch]
                 tick = 0
                 while not all(task.done() for task in tasks):
                     await driver.tick(tick)
@@ -348,7 +349,7 @@ async def _run(trades: int, disconnects: int, seed: int, rng: random.Random, res
             await client.wait_connected(30)
             await sim.advance(2)
             await _quiesce(client, sim)
-            _check(result, calls, client, sim, demo.id, start_balance)
+            _check(result, calls, trader, sim, demo.id, start_balance)
             result.reconnects = client.reconnects
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
@@ -393,7 +394,7 @@ class _FaultCounter(logging.Handler):
 def _check(
     result: ChaosResult,
     calls: list[Call],
-    client: Client,
+    trader: Trader,
     sim: Simulator,
     demo_id: int,
     start_balance: float,
@@ -451,14 +452,14 @@ def _check(
     # The ledger: balance, positions, realised P&L.
     ledger: list[str] = []
     server_balance = round(sim.balances()[1].amount, 2)
-    ours = client.portfolio.balances.get(demo_id)
+    ours = trader.portfolio.balances.get(demo_id)
     if ours is None or round(ours.amount, 2) != server_balance:
         ledger.append(f"balance: ours {ours and ours.amount} != server {server_balance}")
     open_server = {p.option_id for p in server if not p.is_closed}
-    if open_server or client.portfolio.open:
-        ledger.append(f"open positions: server {open_server} ours {set(client.portfolio.open)}")
+    if open_server or trader.portfolio.open:
+        ledger.append(f"open positions: server {open_server} ours {set(trader.portfolio.open)}")
     for position in server:
-        mine = client.portfolio.closed.get(position.option_id or -1)
+        mine = trader.portfolio.closed.get(position.option_id or -1)
         if mine is None:
             ledger.append(f"position {position.option_id} missing from our portfolio")
         elif round(mine.pnl or 0.0, 2) != round(position.pnl or 0.0, 2):
@@ -470,7 +471,7 @@ def _check(
             f"P&L: ours {our_pnl}, server {server_pnl}, balance moved {server_balance - start_balance:.2f}"
         )
     portfolio_pnl = round(
-        sum(p.pnl or 0.0 for p in client.portfolio.closed.values() if p.user_balance_id == demo_id), 2
+        sum(p.pnl or 0.0 for p in trader.portfolio.closed.values() if p.user_balance_id == demo_id), 2
     )
     if portfolio_pnl != server_pnl:
         ledger.append(f"portfolio P&L {portfolio_pnl} != server {server_pnl}")

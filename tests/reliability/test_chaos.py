@@ -15,6 +15,7 @@ from iqwire.client import Client
 from iqwire.client.clock import ServerClock
 from iqwire.errors import RequestTimeout, TradeNotPlaced
 from iqwire.sim import Simulator
+from iqwire.trading import Trader
 
 OPEN = "binary-options.open-option"
 
@@ -49,24 +50,26 @@ async def test_an_ignored_request_is_neither_executed_nor_answered(sim: Simulato
     await client.get_initialization_data()
     sim.ignore_requests(OPEN)
     with pytest.raises(TradeNotPlaced):
-        await asyncio.wait_for(_buy_with_timeout(client), 10)
+        await asyncio.wait_for(_buy_with_timeout(client, Trader(client)), 10)
     assert sim.positions() == []
     assert sim.balances()[1].amount == before
     assert sim.engine.faults.ignore_requests[OPEN] == 0
 
 
-async def _buy_with_timeout(client: Client) -> object:
+async def _buy_with_timeout(client: Client, trader: Trader) -> object:
     client.request_timeout = 0.3
     try:
-        return await client.buy_blitz(76, "call", 10, expiration=5)
+        return await trader.buy_blitz(76, "call", 10, expiration=5)
     finally:
         client.request_timeout = 5.0
 
 
-async def test_an_ignored_open_option_then_a_disconnect_is_not_placed(sim: Simulator, client: Client) -> None:
-    await client.portfolio.start()
+async def test_an_ignored_open_option_then_a_disconnect_is_not_placed(
+    sim: Simulator, client: Client, trader: Trader
+) -> None:
+    await trader.portfolio.start()
     sim.ignore_requests(OPEN)
-    buying = asyncio.create_task(client.buy_blitz(76, "put", 12, expiration=5))
+    buying = asyncio.create_task(trader.buy_blitz(76, "put", 12, expiration=5))
     for _ in range(1000):  # until the server has taken (and ignored) the open-option
         if not sim.engine.faults.ignore_requests[OPEN]:
             break

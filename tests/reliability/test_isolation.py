@@ -15,6 +15,7 @@ from iqwire.client import Client
 from iqwire.errors import AuthError, ServerError
 from iqwire.models import BalanceChanged, Position
 from iqwire.sim import Simulator
+from iqwire.trading import Trader
 
 TRADER2 = "trader2@example.com"
 DEMO_USER = 141_527_657
@@ -55,9 +56,9 @@ async def test_another_accounts_balance_id_can_not_be_traded(
 
 
 async def test_another_accounts_positions_orders_history_and_balances_can_not_be_read(
-    sim: Simulator, client: Client, intruder: Client
+    sim: Simulator, client: Client, trader: Trader, intruder: Client
 ) -> None:
-    trade = await client.buy_blitz(76, "call", 10, expiration=5)
+    trade = await trader.buy_blitz(76, "call", 10, expiration=5)
     await sim.advance(6)
     demo = DEMO_BALANCES[1]
     refused = [
@@ -84,7 +85,7 @@ async def test_another_accounts_positions_orders_history_and_balances_can_not_be
 
 
 async def test_another_accounts_pushes_can_not_be_subscribed_or_received(
-    sim: Simulator, client: Client, intruder: Client
+    sim: Simulator, client: Client, trader: Trader, intruder: Client
 ) -> None:
     for name, filters in [
         ("portfolio.position-changed", {"user_id": DEMO_USER, "instrument_type": "blitz-option"}),
@@ -92,7 +93,7 @@ async def test_another_accounts_pushes_can_not_be_subscribed_or_received(
         ("portfolio.order-changed", {"user_id": DEMO_USER, "instrument_type": "blitz-option"}),
     ]:
         with pytest.raises(ServerError) as error:
-            await intruder._subscribe_frame(name, "3.0", filters)
+            await intruder.connection.subscribe(name, "3.0", filters)
         assert error.value.status == 4003
     seen: list[BalanceChanged | Position] = []
     async with intruder.balance_changes() as balances, intruder.positions_changed() as positions:
@@ -102,7 +103,7 @@ async def test_another_accounts_pushes_can_not_be_subscribed_or_received(
                 seen.append(item)
 
         watchers = [asyncio.create_task(watch(balances)), asyncio.create_task(watch(positions))]
-        trade = await client.buy_blitz(76, "call", 10, expiration=5)
+        trade = await trader.buy_blitz(76, "call", 10, expiration=5)
         await sim.advance(6)
         await asyncio.sleep(0.05)
         for task in watchers:

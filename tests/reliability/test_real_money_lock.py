@@ -24,6 +24,7 @@ from iqwire.client import Client
 from iqwire.errors import RealMoneyLocked
 from iqwire.models import BalanceType, Candle
 from iqwire.sim import Simulator
+from iqwire.trading import Trader
 
 REAL_ID = 1_090_667_706
 
@@ -46,15 +47,17 @@ def _body(balance_id: Any) -> dict[str, Any]:
     }
 
 
-async def test_buy_blitz_by_type_id_and_with_requotes_is_locked(sim: Simulator, client: Client) -> None:
+async def test_buy_blitz_by_type_id_and_with_requotes_is_locked(
+    sim: Simulator, client: Client, trader: Trader
+) -> None:
     with pytest.raises(RealMoneyLocked):
-        await client.buy_blitz(76, "call", 10, expiration=5, balance=BalanceType.REAL)
+        await trader.buy_blitz(76, "call", 10, expiration=5, balance=BalanceType.REAL)
     with pytest.raises(RealMoneyLocked):
-        await client.buy_blitz(76, "call", 10, expiration=5, balance=REAL_ID)
+        await trader.buy_blitz(76, "call", 10, expiration=5, balance=REAL_ID)
     await client.get_initialization_data()
     sim.set_commission(76, 20)  # the first attempt would get 4117 and re-quote
     with pytest.raises(RealMoneyLocked):
-        await client.buy_blitz(
+        await trader.buy_blitz(
             76, "put", 10, expiration=5, balance=BalanceType.REAL, requote=True, max_requotes=3
         )
     _untouched(sim)
@@ -74,10 +77,10 @@ async def test_raw_open_option_requests_are_locked(sim: Simulator, client: Clien
 
 
 async def test_a_lost_answer_and_a_reconnect_never_reach_the_real_balance(
-    sim: Simulator, client: Client
+    sim: Simulator, client: Client, trader: Trader
 ) -> None:
     sim.drop_responses("binary-options.open-option", count=3)
-    buying = asyncio.create_task(client.buy_blitz(76, "call", 10, expiration=5, balance=BalanceType.REAL))
+    buying = asyncio.create_task(trader.buy_blitz(76, "call", 10, expiration=5, balance=BalanceType.REAL))
     await asyncio.sleep(0.05)
     await sim.drop_connections()
     with pytest.raises(RealMoneyLocked):
@@ -117,10 +120,11 @@ async def test_a_bot_on_the_real_balance_is_locked(sim: Simulator, client: Clien
 
 def test_the_sync_facade_is_locked(tsim: Simulator) -> None:
     with sync.Client(ssid=tsim.issue_ssid(), ws_url=tsim.ws_url, login_url=tsim.login_url) as client:
+        trader = sync.Trader(client)
         with pytest.raises(RealMoneyLocked):
-            client.buy_blitz(76, "call", 10, expiration=5, balance=BalanceType.REAL)
+            trader.buy_blitz(76, "call", 10, expiration=5, balance=BalanceType.REAL)
         with pytest.raises(RealMoneyLocked):
-            client.buy_blitz(76, "call", 10, expiration=5, balance=REAL_ID, requote=True)
+            trader.buy_blitz(76, "call", 10, expiration=5, balance=REAL_ID, requote=True)
         with pytest.raises(RealMoneyLocked):
             client.request("binary-options.open-option", "2.0", _body(REAL_ID))
     _untouched(tsim)

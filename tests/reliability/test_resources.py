@@ -35,12 +35,12 @@ def footprint(client: Client, sim: Simulator) -> Footprint:
     gc.collect()
     return Footprint(
         tasks=len(asyncio.all_tasks()),
-        waiting=len(client._waiting),
-        pending=len(client._session.pending),
-        subscriptions=len(client._session.subscriptions),
+        waiting=len(client.connection._waiting),
+        pending=len(client.connection._session.pending),
+        subscriptions=len(client.connection._session.subscriptions),
         shared=len(client._router.shared),
         candle_streams=len(client._candle_streams),
-        hooks=len(client._reconnect_hooks),
+        hooks=len(client.connection._reconnect_hooks),
         server_subscriptions=sum(len(c.subscriptions) for c in sim.engine.hub.connections.values()),
         memory=tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0,
     )

@@ -19,6 +19,7 @@ from iqwire.client import Client
 from iqwire.errors import AuthError, IqwireError
 from iqwire.sim import ManualClock, SimConfig, Simulator
 from iqwire.sim.config import AccountConfig
+from iqwire.trading import Trader
 from iqwire.transport import http_login
 
 PASSWORD = "Pa55-w0rd-ZQX-7731"
@@ -64,12 +65,13 @@ async def test_a_full_flow_at_debug_never_shows_the_password_ssid_or_cookie(
         )
         texts += [repr(client), str(client)]
         async with client:
+            trader = Trader(client)
             assert client.ssid is not None
             ssids.add(client.ssid)
-            print(client, client.state, client.portfolio)
+            print(client, client.state, trader.portfolio)
             profile = await client.get_profile()
             balances = await client.get_balances()
-            trade = await client.buy_blitz(76, "call", 10, expiration=5)
+            trade = await trader.buy_blitz(76, "call", 10, expiration=5)
             waiter = asyncio.create_task(trade.outcome())
             await sim.advance(6)
             result = await asyncio.wait_for(waiter, 5)
@@ -82,16 +84,16 @@ async def test_a_full_flow_at_debug_never_shows_the_password_ssid_or_cookie(
             assert len(ssids) >= 3
             positions = await client.get_positions()
             texts += [
-                repr(x) for x in (client, trade, result, client.portfolio, profile, *balances, *positions)
+                repr(x) for x in (client, trade, result, trader.portfolio, profile, *balances, *positions)
             ]
-            texts += [str(x) for x in (client, trade, result, client.portfolio, client._session)]
+            texts += [str(x) for x in (client, trade, result, trader.portfolio, client.connection._session)]
             texts += [
-                repr(client._session),
-                repr(client._transport),
-                repr(client._recorder),
+                repr(client.connection._session),
+                repr(client.connection._transport),
+                repr(client.recorder),
                 repr(sim.credentials),
             ]
-            texts += [repr(vars(trade)), repr(client.portfolio.closed), repr(client.portfolio.balances)]
+            texts += [repr(vars(trade)), repr(trader.portfolio.closed), repr(trader.portfolio.balances)]
         # Errors: a wrong password, a refused SSID, a closed client, the raw login helper.
         bad = Client(email=EMAIL, password=PASSWORD + "x", ws_url=sim.ws_url, login_url=sim.login_url)
         with pytest.raises(AuthError) as refused:

@@ -11,6 +11,7 @@ import pytest
 from iqwire.client import Client
 from iqwire.models import BalanceChanged, Candle, Position
 from iqwire.sim import Simulator
+from iqwire.trading import Trader
 
 MAXSIZE = 50
 #: The client's own code: memory allocated here is what a stalled consumer costs the client.
@@ -33,6 +34,7 @@ async def test_a_stalled_consumer_costs_bounded_memory_and_loses_no_trading_even
     async with Client(
         ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url, stream_maxsize=MAXSIZE
     ) as client:
+        trader = Trader(client)
         await client.get_initialization_data()
         async with (
             client.candles_multi(76, [1, 5]) as candles,
@@ -46,7 +48,7 @@ async def test_a_stalled_consumer_costs_bounded_memory_and_loses_no_trading_even
                 trades = []
                 for second in range(STALL):  # nobody reads any of the three streams meanwhile
                     if second % 6 == 0:
-                        trades.append(await client.buy_blitz(76, "call" if second % 12 else "put", 10, 5))
+                        trades.append(await trader.buy_blitz(76, "call" if second % 12 else "put", 10, 5))
                     await sim.advance(1)
                     assert candles.pending <= MAXSIZE + 2  # coalesced: one slot per (active, size) at most
                 current, peak = _client_memory(), tracemalloc.get_traced_memory()[1]

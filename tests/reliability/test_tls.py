@@ -16,7 +16,7 @@ import trustme
 from websockets.asyncio.server import ServerConnection, serve
 
 from iqwire.client import Client, ConnectionState
-from iqwire.errors import ConnectionLost
+from iqwire.errors import ConnectionLost, TLSError
 from iqwire.transport import WebSocketTransport
 
 
@@ -64,8 +64,9 @@ def _client(url: str, context: ssl.SSLContext | None = None) -> Client:
 
 async def test_an_untrusted_certificate_is_refused_with_a_clear_error(tls_url: str) -> None:
     client = _client(tls_url)
-    with pytest.raises(ConnectionLost) as refused:
+    with pytest.raises(TLSError) as refused:
         await client.connect()
+    assert not isinstance(refused.value, ConnectionLost)  # code retrying on loss must not retry this
     message = str(refused.value)
     assert "certificate" in message.lower() and "did not verify" in message
     assert "unable to get local issuer certificate" in message  # names the problem
@@ -77,7 +78,7 @@ async def test_an_untrusted_certificate_is_refused_with_a_clear_error(tls_url: s
 async def test_a_context_trusting_another_ca_is_refused(tls_url: str) -> None:
     other = ssl.create_default_context()
     trustme.CA().configure_trust(other)
-    with pytest.raises(ConnectionLost, match="certificate"):
+    with pytest.raises(TLSError, match="certificate"):
         await WebSocketTransport.open(tls_url, ssl_context=other)
 
 
@@ -85,7 +86,7 @@ async def test_a_certificate_for_another_host_is_refused(ca: trustme.CA, wrong_h
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
     client = _client(wrong_host_url, trusting)
-    with pytest.raises(ConnectionLost) as refused:
+    with pytest.raises(TLSError) as refused:
         await client.connect()
     assert "hostname mismatch" in str(refused.value).lower()
     await client.close()

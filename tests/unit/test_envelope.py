@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from unit_helpers import JSON_OBJECT, assert_equivalent, decode_or_error, json_values
 
-from iqwire.errors import IqwireError, ProtocolError
+from iqwire.errors import IqwireError, ProtocolError, RemoteProtocolError
 from iqwire.protocol import Frame, RawFrame, decode_frame, decode_raw_frame, encode_frame
 
 optional_text = st.none() | st.text(max_size=12)
@@ -188,7 +188,7 @@ def test_malformed_frames_raise_protocol_error_saying_why(data: bytes | str, say
     with pytest.raises(ProtocolError) as info:
         decode_frame(data)
 
-    assert type(info.value) is ProtocolError
+    assert type(info.value) is RemoteProtocolError  # the peer sent it: not our misuse
     assert says.lower() in info.value.message.lower()
     assert info.value.message.startswith("frame ")
     assert str(info.value) == info.value.message

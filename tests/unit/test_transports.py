@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from iqwire.client.connection import transport_factory
+from iqwire.client.transports import transport_factory
 
 
 def test_the_default_transport_is_websockets() -> None:

@@ -8,11 +8,9 @@ import logging
 from collections.abc import Callable
 
 from iqwire.bot.records import OpenTrade, TradeRecord
-from iqwire.client import Client
 from iqwire.errors import IqwireError, OutcomeUnknown
 from iqwire.models import BalanceType
-from iqwire.trading import Trade
-from iqwire.trading.blitz import wait_outcome
+from iqwire.trading import Trade, Trader
 
 __all__ = ["ClientBroker"]
 
@@ -20,7 +18,7 @@ log = logging.getLogger("iqwire.bot.live")
 
 
 class ClientBroker:
-    """Trades through an :class:`iqwire.Client` (real-money lock and reconciliation included).
+    """Trades through an :class:`iqwire.trading.Trader` (real-money lock and reconciliation included).
 
     Every placed (or adopted) trade is followed by a task that hands its
     :class:`TradeRecord` to ``on_closed`` — the live session's mailbox, so closes
@@ -29,11 +27,12 @@ class ClientBroker:
 
     def __init__(
         self,
-        client: Client,
+        trader: Trader,
         balance_type: BalanceType | int,
         on_closed: Callable[[TradeRecord], None],
     ) -> None:
-        self.client = client
+        self.trader = trader
+        self.client = trader.client
         self.balance_type = balance_type
         self.balance_id: int | None = None
         self.balance_kind = BalanceType.DEMO
@@ -48,18 +47,18 @@ class ClientBroker:
 
     def payout(self, active_id: int) -> float:
         try:
-            return 100 - self.client.commission(active_id)
+            return 100 - self.trader.commission(active_id)
         except KeyError:
             return 0.0
 
     def balance(self) -> float | None:
         if self.balance_id is None:
             return None
-        balance = self.client.portfolio.balances.get(self.balance_id)
+        balance = self.trader.portfolio.balances.get(self.balance_id)
         return None if balance is None else balance.amount
 
     async def place(self, active_id: int, direction: str, amount: float, expiration: int) -> OpenTrade:
-        trade = await self.client.buy_blitz(
+        trade = await self.trader.buy_blitz(
             active_id, direction, amount, expiration, balance=self.balance_type
         )
         self._follow(trade)
@@ -77,10 +76,8 @@ class ClientBroker:
 
     def adopt(self, open_trade: OpenTrade) -> None:
         """Follow a trade an earlier run placed (found open on the server at restart)."""
-        client = self.client
-        client.portfolio.claimed.add(open_trade.id)
         expires = int(open_trade.expires_at)
-        trade = Trade(
+        trade = self.trader.adopt(
             id=open_trade.id,
             active_id=open_trade.active_id,
             direction=open_trade.direction,
@@ -90,10 +87,7 @@ class ClientBroker:
             open_price=open_trade.open_price,
             created=int(open_trade.opened_at if open_trade.opened_at is not None else expires),
             expires=expires,
-            expiration=0,
             payout=open_trade.payout or 0.0,
-            wait_outcome=lambda trade, grace: wait_outcome(client, trade, grace),
-            reconciled=True,
         )
         self._follow(trade)
 

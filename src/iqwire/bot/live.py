@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from iqwire import actives
 from iqwire.bot.broker import ClientBroker
 from iqwire.bot.journal import Journal
 from iqwire.bot.mailbox import Mailbox
@@ -42,7 +43,7 @@ from iqwire.models import (
     InstrumentsList,
     TradersMood,
 )
-from iqwire.trading import resolve_active
+from iqwire.trading import Trader
 
 __all__ = ["ClientBroker", "LiveResult", "LiveSession", "run_live"]
 
@@ -106,7 +107,8 @@ class LiveSession:
         self.recover = recover
         self.warmup = warmup
         self.mailbox = Mailbox()
-        self.broker = ClientBroker(client, balance, self.mailbox.put)
+        self.trader = Trader(client)
+        self.broker = ClientBroker(self.trader, balance, self.mailbox.put)
         self._emit = emit
         self._feeds: list[asyncio.Task[None]] = []
         self._account_feeds: list[asyncio.Task[None]] = []
@@ -132,6 +134,7 @@ class LiveSession:
         finally:
             await self._close_feeds()
             await self.broker.cancel()
+            await self.trader.close()
             self._end_journal_run()
         return LiveResult(
             report=Report.from_state(self.state, self.start_balance or 0.0),
@@ -145,13 +148,14 @@ class LiveSession:
 
     async def _prepare(self) -> BotRunner:
         client, state = self.client, self.state
-        await client.get_initialization_data()
-        self._actives = [resolve_active(client, active) for active in self.strategy.actives]
+        init = await client.get_initialization_data()
+        self.trader.payouts.load(init)
+        self._actives = [actives.resolve(active, init, groups=("blitz",)) for active in self.strategy.actives]
         if not self._actives:
             raise ValueError(f"{self.strategy.name} names no actives")
         for spec in self._actives:
             state.names[spec.id] = spec.ticker or spec.name
-        await client.portfolio.start()
+        await self.trader.portfolio.start()
         chosen = await self._balance()
         self.broker.balance_id = chosen.id
         self.broker.balance_kind = chosen.type
@@ -165,7 +169,7 @@ class LiveSession:
             self.broker,
             guard,
             state=state,
-            resolve=lambda active: resolve_active(client, active).id,
+            resolve=lambda active: actives.resolve(active, init, groups=("blitz",)).id,
             emit=self._emit,
             journal=link,
         )

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from iqwire.errors import IqwireError
+from iqwire import actives
+from iqwire.errors import IqwireError, UnknownAsset
 from iqwire.sim import Simulator
 from iqwire.sim.actives import find_active
 from iqwire.sync import Client, EventLoopThread
@@ -144,10 +145,6 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
-class UnknownAsset(LookupError):
-    """An asset name that neither the built-in list nor the server knows."""
-
-
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
     """Turn iqwire's errors into one red line and an exit code, never a traceback.
@@ -223,9 +220,10 @@ def _strip_front(name: str) -> str:
 def resolve_active(text: str, client: Client | None = None) -> ResolvedActive:
     """An asset by name (``EURUSD``, ``eurusd-otc``, ``front.EURUSD-OTC``) or id (``76``).
 
-    The simulator's built-in actives (:func:`iqwire.sim.actives.find_active`) come
-    first; then, with a connected client, the server's initialization data (ticker
-    or name, with or without the ``front.`` prefix). An id that neither knows is
+    With a connected client only the server's initialization data counts
+    (:func:`iqwire.actives.resolve`: ticker or name, with or without the ``front.``
+    prefix); without one (offline commands) the built-in list of the simulator's
+    actives (:func:`iqwire.sim.actives.find_active`). An id that neither knows is
     used as given: the platform has actives outside the initialization data.
 
     Example::
@@ -235,21 +233,18 @@ def resolve_active(text: str, client: Client | None = None) -> ResolvedActive:
     Raises:
         UnknownAsset: a name nobody knows.
     """
-    spec = find_active(text)
-    if spec is not None:
-        return ResolvedActive(spec.id, spec.name)
     wanted = _strip_front(text)
     number = int(wanted) if wanted.isdigit() else None
     if client is not None:
-        init = client.get_initialization_data(refresh=False)
-        for group in (init.blitz, init.turbo, init.binary):
-            for active in group.all():
-                names = {_strip_front(active.name)}
-                if active.ticker:
-                    names.add(_strip_front(active.ticker))
-                if active.id == number or wanted in names:
-                    label = active.ticker or active.name.removeprefix("front.")
-                    return ResolvedActive(active.id, label)
+        try:
+            active = actives.resolve(text, client.get_initialization_data(refresh=False))
+            return ResolvedActive(active.id, actives.label(active))
+        except UnknownAsset:
+            pass
+    else:
+        spec = find_active(text)
+        if spec is not None:
+            return ResolvedActive(spec.id, spec.name)
     if number is not None:
         return ResolvedActive(number, str(number))
     where = "the built-in list or the server's actives" if client is not None else "the built-in list"

@@ -41,6 +41,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from iqwire import actives
 from iqwire.cli.common import (
     EXIT_USAGE,
     EmailOpt,
@@ -54,7 +55,7 @@ from iqwire.cli.common import (
     stdout_console,
 )
 from iqwire.client import Client
-from iqwire.errors import IqwireError
+from iqwire.errors import IqwireError, UnknownAsset
 from iqwire.sim import Simulator, SystemClock
 from iqwire.sim.actives import find_active, is_open
 from iqwire.store.candles import CandleStore, SeriesInfo
@@ -108,14 +109,13 @@ def _active_name(active_id: int) -> str:
 
 
 async def _server_active_id(client: Client, text: str) -> int:
-    wanted = text.strip().lower().removeprefix("front.")
-    init = await client.get_initialization_data(refresh=False)
-    for group in (init.blitz, init.turbo, init.binary):
-        for active in group.all():
-            names = {active.name.lower().removeprefix("front."), (active.ticker or "").lower()}
-            if wanted in names:
-                return active.id
-    fail(f"unknown asset {text!r}: try a name like EURUSD-OTC or an id like 76", EXIT_USAGE)
+    """The server's active of this name or id (an id it does not list is used as given)."""
+    try:
+        return actives.resolve(text, await client.get_initialization_data(refresh=False)).id
+    except UnknownAsset:
+        if text.strip().isdigit():
+            return int(text)
+        fail(f"unknown asset {text!r}: try a name like EURUSD-OTC or an id like 76", EXIT_USAGE)
 
 
 @contextlib.asynccontextmanager
@@ -223,9 +223,7 @@ def download_cmd(
 
     async def run() -> tuple[str, DownloadReport]:
         async with _connect(sim, ws_url, login_url, email, password) as (client, simulator):
-            active_id = _active_id(active)
-            if active_id is None:
-                active_id = await _server_active_id(client, active)
+            active_id = await _server_active_id(client, active)
             now = int(client.server_time())
             stop = _parse_time(end) if end is not None else now
             begin = _parse_time(start) if start is not None else stop - int(days * 86_400)
@@ -415,9 +413,7 @@ def record(
     async def run() -> tuple[int, int]:
         candles = 0
         async with _connect(sim, ws_url, login_url, email, password, record_to=out) as (client, _):
-            active_id = _active_id(active)
-            if active_id is None:
-                active_id = await _server_active_id(client, active)
+            active_id = await _server_active_id(client, active)
             await client.get_profile()
             await client.get_balances()
             loop = asyncio.get_running_loop()
@@ -429,7 +425,7 @@ def record(
                     except TimeoutError:
                         break
                     candles += 1
-            recorder = client._recorder
+            recorder = client.recorder
             frames = recorder.frames if recorder is not None else 0
         return frames, candles
 

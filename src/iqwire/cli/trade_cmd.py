@@ -47,7 +47,7 @@ from iqwire.cli.common import (
 from iqwire.errors import ConnectionLost, RealMoneyLocked
 from iqwire.models import Balance, BalanceType, Position
 from iqwire.sim.actives import find_active
-from iqwire.sync import Client, SyncTrade
+from iqwire.sync import Client, SyncTrade, Trader
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -111,15 +111,7 @@ def check_real_money(balance: BalanceChoice, real: bool) -> None:
 # -- formatting -------------------------------------------------------------------------------------
 
 
-def _seconds(value: float | None) -> float | None:
-    """Unix seconds from seconds or milliseconds."""
-    if value is None:
-        return None
-    return value / 1000 if value > 1e11 else float(value)
-
-
-def _time(value: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    seconds = _seconds(value)
+def _time(seconds: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     if seconds is None or seconds <= 0:
         return "-"
     return datetime.fromtimestamp(seconds, tz=UTC).strftime(fmt)
@@ -317,7 +309,7 @@ def trade(
         check_real_money(balance, real)
         with open_client(options, allow_real_money=real, sim_speed=sim_speed) as client:
             resolved = resolve_active(active, client)
-            placed = client.buy_blitz(
+            placed = Trader(client).buy_blitz(
                 resolved.id, direction.value, amount, expiration, balance=balance.balance_type
             )
             _show_trade(client, placed, resolved, console)
@@ -377,7 +369,7 @@ def _positions_table(rows: list[Position], names: _Names, kinds: dict[int, str],
     table.add_column("expires in", justify="right")
     table.add_column("balance")
     for position in rows:
-        expires = _seconds(position.expiration_time)
+        expires = position.expiration_time_s
         left = "-" if expires is None else f"{max(0.0, expires - now):.0f}s"
         table.add_row(
             str(position.option_id if position.option_id is not None else position.id),
@@ -385,7 +377,7 @@ def _positions_table(rows: list[Position], names: _Names, kinds: dict[int, str],
             position.direction or "-",
             _money(position.amount),
             _price(position.open_quote),
-            _time(position.open_time),
+            _time(position.open_time_s),
             left,
             kinds.get(position.user_balance_id or -1, "-"),
         )
@@ -408,7 +400,7 @@ def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -
         outcome = position.outcome
         close = position.expiration_value if position.expiration_value is not None else position.close_quote
         table.add_row(
-            _time(position.close_time or position.expiration_time),
+            _time(position.close_time_s or position.expiration_time_s),
             str(position.option_id if position.option_id is not None else position.id),
             names(position.active_id),
             position.direction or "-",

@@ -1,4 +1,10 @@
-"""The asyncio client: typed RPCs, shared streams, server time, reconnects."""
+"""The asyncio client: typed RPCs, shared streams, the server clock.
+
+:class:`Client` composes a :class:`~iqwire.client.connection.Connection` (login,
+socket, reconnects) with a subscription :class:`~iqwire.client.subscriptions.Router`
+(pushes to streams) and the :class:`~iqwire.client.lock.RealMoneyLock`. Every RPC
+is named by its catalog entry; trading lives above, in :mod:`iqwire.trading`.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +13,32 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from iqwire.client.backfill import CandleStream
-from iqwire.client.connection import ConnectionCore, TransportFactory
+from iqwire.client.clock import ServerClock
+from iqwire.client.connection import Connection
+from iqwire.client.history import CandlePager
+from iqwire.client.lock import RealMoneyLock
+from iqwire.client.state import ConnectionState
 from iqwire.client.streams import Stream
 from iqwire.client.subscriptions import Router, SharedSubscription
-from iqwire.errors import AuthError, RealMoneyLocked
+from iqwire.client.transports import TransportFactory
+from iqwire.errors import AuthError, UnknownBalance
 from iqwire.models import (
     Active,
     Balance,
     BalanceChanged,
     BalanceType,
     Candle,
-    CandlesResponse,
     Currency,
-    Direction,
     FirstCandles,
-    HistoryPositions,
     InitializationData,
     InstrumentsList,
     OptionInsurance,
     Order,
-    OrdersResponse,
     Position,
-    PositionsResponse,
     Profile,
-    ProfileResponse,
     TradersMood,
     TradingGroupParams,
     TradingVolume,
@@ -52,29 +57,24 @@ from iqwire.models.requests import (
     GetPositionsBody,
     GetTradersMoodBody,
 )
-from iqwire.protocol import Push, catalog
-from iqwire.trading.blitz import buy_blitz
-from iqwire.trading.portfolio import Portfolio
-from iqwire.trading.trade import Trade
+from iqwire.protocol import catalog
+from iqwire.protocol.catalog import RpcSpec, SubscriptionSpec
 from iqwire.transport import DEFAULT_LOGIN_URL, DEFAULT_WS_URL, TwoFactor
+
+if TYPE_CHECKING:
+    from iqwire.store.recording import FrameRecorder
 
 __all__ = ["Client"]
 
 T = TypeVar("T")
+Body = TypeVar("Body")
+Reply = TypeVar("Reply")
 
-MAX_CANDLES_PER_REQUEST = 1000
-OPEN_OPTION = "binary-options.open-option"
-
-
-def _typed(value: Any, tp: type[T]) -> T:
-    if not isinstance(value, tp):
-        from iqwire.errors import ProtocolError
-
-        raise ProtocolError(f"expected {tp.__name__}, got {type(value).__name__}")
-    return value
+#: What a stream subscribes to: catalog entries and their routing filters.
+Subscriptions = Callable[[], Awaitable[list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]]]
 
 
-class Client(ConnectionCore):
+class Client:
     """An asyncio client for the IQ Option WebSocket API.
 
     Credentials come from the arguments, else from ``IQWIRE_EMAIL``,
@@ -83,6 +83,9 @@ class Client(ConnectionCore):
     certificates are always verified; pass ``ssl_context`` to trust another CA.
     ``transport="picows"`` selects the faster optional WebSocket transport
     (``pip install 'iqwire[fast]'``); the default is ``"websockets"``.
+    ``allow_real_money=True`` lets requests that move money reach a REAL balance
+    (see :class:`~iqwire.client.lock.RealMoneyLock`); trade through
+    :class:`iqwire.trading.Trader`.
 
     Example::
 
@@ -124,7 +127,17 @@ class Client(ConnectionCore):
             raise AuthError(
                 "give email and password, or ssid (or set IQWIRE_EMAIL/IQWIRE_PASSWORD or IQWIRE_SSID)"
             )
-        super().__init__(
+        self.stream_maxsize = stream_maxsize
+        #: How long (s) after expiry a trade waits for its close before asking history.
+        self.outcome_grace = outcome_grace
+        self._router = Router(self._subscribe, self._unsubscribe)
+        self.lock = RealMoneyLock(
+            allowed=allow_real_money,
+            balances=self.get_balances,
+            positions=self.get_positions,
+            orders=self.get_orders,
+        )
+        self._connection = Connection(
             email=email,
             password=password,
             ssid=ssid,
@@ -138,19 +151,19 @@ class Client(ConnectionCore):
             ssl_context=ssl_context,
             record_to=record_to,
             transport=transport,
+            on_push=self._router.route,
+            on_lost=self._hold_candle_streams,
+            on_reconnect=self._backfill_candles,
+            on_failed=self._fail_streams,
+            guard=self.lock.check_request,
         )
-        self.allow_real_money = allow_real_money
-        self.stream_maxsize = stream_maxsize
-        self.outcome_grace = outcome_grace
-        self._router = Router(self._subscribe_frame, self._unsubscribe_frame)
+        self._pager = CandlePager(self._candle_page, self._connection.server_time)
         self._profile: Profile | None = None
         self._init_data: InitializationData | None = None
-        self._commissions: dict[int, float] = {}
-        self._portfolio: Portfolio | None = None
         self._candle_streams: set[CandleStream] = set()
-        #: The type of every balance get_balances has returned (the real-money lock reads it).
-        self._balance_types: dict[int, BalanceType] = {}
-        self.on_reconnect(self._backfill_candles)
+
+    def __repr__(self) -> str:
+        return f"Client(ws_url={self.ws_url!r}, state={self.state.value})"
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -161,48 +174,167 @@ class Client(ConnectionCore):
     ) -> None:
         await self.close()
 
+    # -- the connection ---------------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        """The connection underneath (login, socket, reconnects, raw requests)."""
+        return self._connection
+
+    @property
+    def allow_real_money(self) -> bool:
+        """Whether requests that move money may reach a REAL balance."""
+        return self.lock.allowed
+
+    async def connect(self) -> None:
+        """Log in if needed, connect, authenticate, and start the supervisor.
+
+        Raises:
+            AuthError: the credentials or SSID were refused.
+            ConnectionLost: the server could not be reached.
+            TLSError: the server's certificate was refused.
+        """
+        await self._connection.connect()
+
     async def close(self) -> None:
         """Unsubscribe, close the socket, end every stream. Idempotent."""
-        if self._portfolio is not None:
-            await self._portfolio.stop()
-        if self._ready.is_set():
+        if self._connection.is_connected:
             for shared in self._router.shared:
                 if shared.sub_id is not None:
-                    await self._unsubscribe_frame(shared.sub_id)
+                    await self._unsubscribe(shared.sub_id)
         self._router.close_all()
-        await super().close()
-
-    def _route_push(self, push: Push) -> None:
-        self._router.route(push)
+        await self._connection.close()
 
     async def request(
         self, name: str, version: str | None = None, body: Any = None, *, timeout: float | None = None
     ) -> Any:
-        if name == OPEN_OPTION and not self.allow_real_money:
-            await self._check_not_real(body)  # the lock holds for raw requests too, not only buy_blitz
-        return await super().request(name, version, body, timeout=timeout)
+        """Send any RPC and return its payload (typed when the catalog knows it).
 
-    async def _check_not_real(self, body: Any) -> None:
-        raw = (
-            body.get("user_balance_id") if isinstance(body, dict) else getattr(body, "user_balance_id", None)
-        )
-        try:
-            balance_id = None if raw is None or isinstance(raw, bool) else int(raw)
-        except (TypeError, ValueError):
-            balance_id = None
-        if balance_id is not None and balance_id not in self._balance_types:
-            await self.get_balances()  # a balance not seen yet: learn its type first
-        if balance_id is None or self._balance_types.get(balance_id) == BalanceType.REAL:
-            raise RealMoneyLocked(
-                "refusing to send open-option for a REAL balance (or one not named): "
-                "create the client with allow_real_money=True to trade real money"
-            )
+        Requests that move money pass the real-money lock, as every other path does.
 
-    def _connection_lost(self) -> None:
-        super()._connection_lost()
-        if self._reconnect_enabled:
-            for stream in self._candle_streams:
-                stream.hold()  # pushes wait until the missed candles are back-filled
+        Example::
+
+            payload = await client.request("get-actives-index", "1.0", {})
+
+        Raises:
+            ServerError: status >= 4000 (:class:`PayoutChanged` for 4117), or a
+                ``result`` with ``success: false``.
+            RequestTimeout: no answer within ``timeout`` (default: the client's).
+            ConnectionLost: the connection dropped first; the request is not re-sent.
+            NotConnected: the client is not connected.
+            RealMoneyLocked: it would move money on a REAL balance without the opt-in.
+        """
+        return await self._connection.request(name, version, body, timeout=timeout)
+
+    async def call(
+        self,
+        spec: RpcSpec[Body, Reply],
+        body: Body,
+        *,
+        version: str | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        """Send the RPC of a catalog entry; the reply has the entry's type (checked by mypy).
+
+        Example::
+
+            page = await client.call(catalog.GET_CANDLES, GetCandlesBody(active_id=76, size=60, count=10))
+
+        Raises:
+            as :meth:`request`.
+        """
+        return await self._connection.call(spec, body, version=version, timeout=timeout)
+
+    @property
+    def state(self) -> ConnectionState:
+        """The connection's current :class:`ConnectionState`."""
+        return self._connection.state
+
+    def connection_states(self) -> Stream[ConnectionState]:
+        """A stream of every connection state change from now on."""
+        return self._connection.connection_states()
+
+    def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` after every successful reconnect (not the first connect)."""
+        self._connection.on_reconnect(hook)
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether requests can be sent now."""
+        return self._connection.is_connected
+
+    async def wait_connected(self, timeout: float) -> None:
+        """Wait until the connection is (back) up.
+
+        Raises:
+            ConnectionLost: not connected within ``timeout``.
+            NotConnected: the client is closed (or was never connected).
+        """
+        await self._connection.wait_connected(timeout)
+
+    def server_time(self) -> float:
+        """Server time in unix seconds, from ``timeSync``, monotonic between syncs."""
+        return self._connection.server_time()
+
+    @property
+    def clock(self) -> ServerClock:
+        """The server clock kept from ``timeSync`` (replaceable, e.g. by a simulated one)."""
+        return self._connection.clock
+
+    @clock.setter
+    def clock(self, clock: ServerClock) -> None:
+        self._connection.clock = clock
+
+    @property
+    def ssid(self) -> str | None:
+        """The session's SSID: a secret. Never log or print it; it logs in as you."""
+        return self._connection.ssid
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL."""
+        return self._connection.ws_url
+
+    @property
+    def login_url(self) -> str:
+        """The HTTP login URL."""
+        return self._connection.login_url
+
+    @property
+    def server_name(self) -> str | None:
+        """The server's name from its ``front`` frame, once authenticated."""
+        return self._connection.server_name
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was re-established."""
+        return self._connection.reconnects
+
+    @property
+    def request_timeout(self) -> float:
+        """Seconds a request waits for its answer by default (settable)."""
+        return self._connection.request_timeout
+
+    @request_timeout.setter
+    def request_timeout(self, seconds: float) -> None:
+        self._connection.request_timeout = seconds
+
+    @property
+    def recorder(self) -> FrameRecorder | None:
+        """The frame recorder of ``record_to=``, if any."""
+        return self._connection.recorder
+
+    # -- callbacks of the connection ------------------------------------------------------
+
+    async def _subscribe(self, name: str, version: str | None, filters: dict[str, Any] | None) -> str:
+        return await self._connection.subscribe(name, version, filters)
+
+    async def _unsubscribe(self, sub_id: str) -> None:
+        await self._connection.unsubscribe(sub_id)
+
+    def _hold_candle_streams(self) -> None:
+        for stream in self._candle_streams:
+            stream.hold()  # pushes wait until the missed candles are back-filled
 
     async def _backfill_candles(self) -> None:
         """After a reconnect: deliver to each candle stream the candles it missed."""
@@ -224,51 +356,47 @@ class Client(ConnectionCore):
 
     async def get_profile(self) -> Profile:
         """The user's profile (``core.get-profile``)."""
-        response = _typed(await self.request("core.get-profile", "1.0", EmptyBody()), ProfileResponse)
+        response = await self._connection.call(catalog.GET_PROFILE, EmptyBody())
         self._profile = response.result
         return response.result
 
     async def user_id(self) -> int:
         """The authenticated user's id (fetched once)."""
         if self._profile is None:
-            await self.get_profile()
-        assert self._profile is not None
+            return (await self.get_profile()).user_id
         return self._profile.user_id
 
     async def get_user_settings(self, version: str = "2.0") -> UserSettings:
         """The user's settings (``get-user-settings``)."""
-        return _typed(await self.request("get-user-settings", version, {}), UserSettings)
+        return await self._connection.call(catalog.GET_USER_SETTINGS, {}, version=version)
 
     async def get_balances(self, types: Sequence[BalanceType | int] = (1, 4, 2)) -> list[Balance]:
         """Every balance of the given types (``internal-billing.get-balances``)."""
         body = GetBalancesBody(types_ids=[int(t) for t in types], tournaments_statuses_ids=[3, 2])
-        result: list[Balance] = await self.request("internal-billing.get-balances", "1.0", body)
-        self._balance_types.update((b.id, b.type) for b in result)
+        result = await self._connection.call(catalog.GET_BALANCES, body)
+        self.lock.learn(result)
         return result
 
     async def get_balance(self, balance_type: BalanceType = BalanceType.DEMO) -> Balance:
         """The first balance of a type.
 
         Raises:
-            LookupError: the account has no balance of that type.
+            UnknownBalance: the account has no balance of that type.
         """
         for balance in await self.get_balances((int(balance_type),)):
             if balance.type == balance_type:
                 return balance
-        raise LookupError(f"the account has no {balance_type.name} balance")
+        raise UnknownBalance(f"the account has no {balance_type.name} balance")
 
     # -- market data ------------------------------------------------------------------------
 
     async def get_initialization_data(self, *, refresh: bool = True) -> InitializationData:
         """Every active with its payout, expiries and schedule (``get-initialization-data`` 4.0).
 
-        Also refreshes the payout cache that trades are priced with.
+        With ``refresh=False`` the last one fetched is returned, if any.
         """
         if refresh or self._init_data is None:
-            self._init_data = _typed(
-                await self.request("get-initialization-data", "4.0", EmptyBody()), InitializationData
-            )
-            self._commissions = {active.id: active.commission for active in self._init_data.blitz.all()}
+            self._init_data = await self._connection.call(catalog.GET_INITIALIZATION_DATA, EmptyBody())
         return self._init_data
 
     @property
@@ -276,34 +404,21 @@ class Client(ConnectionCore):
         """The last initialization data fetched, if any."""
         return self._init_data
 
-    def commission(self, active_id: int) -> float:
-        """The blitz commission of an active as last known (init data, or a 4117 reply).
-
-        Raises:
-            KeyError: the active is unknown (fetch the initialization data first).
-        """
-        return self._commissions[active_id]
-
-    def set_commission(self, active_id: int, commission: float) -> None:
-        """Record an active's new commission (the client does this on every 4117)."""
-        self._commissions[active_id] = commission
-
     def latest_price(self, active_id: int, max_age: float = 5.0) -> float | None:
         """The close of the newest candle pushed for an active, if not older than ``max_age`` s."""
         candle = self._router.latest.get(active_id)
-        if candle is None or candle.at is None:
-            return None
-        if self.server_time() - candle.at / 1e9 > max_age:
+        at = None if candle is None else candle.at_s
+        if candle is None or at is None or self.server_time() - at > max_age:
             return None
         return candle.close
 
     async def get_active(self, active_id: int) -> Active:
         """One active's details (``get-active`` 1.0)."""
-        return _typed(await self.request("get-active", "1.0", GetActiveBody(active_id=active_id)), Active)
+        return await self._connection.call(catalog.GET_ACTIVE, GetActiveBody(active_id=active_id))
 
     async def get_actives_index(self) -> Any:
         """The actives index (``get-actives-index``; shape not captured, plain JSON)."""
-        return await self.request("get-actives-index", None, EmptyBody())
+        return await self._connection.call(catalog.GET_ACTIVES_INDEX, EmptyBody())
 
     async def get_candles(
         self,
@@ -327,115 +442,45 @@ class Client(ConnectionCore):
 
             candles = await client.get_candles(76, 60, count=500)
         """
-        if from_id is not None or to_id is not None:
-            if from_id is None or to_id is None:
-                raise ValueError("from_id and to_id go together")
-            return await self._candles_by_id(active_id, size, from_id, to_id, only_closed)
-        if start is not None:
-            return await self._candles_forward(active_id, size, start, end, count, only_closed)
-        return await self._candles_backward(active_id, size, count or 100, end, only_closed)
+        return await self._pager.candles(
+            active_id,
+            size,
+            count=count,
+            start=start,
+            end=end,
+            from_id=from_id,
+            to_id=to_id,
+            only_closed=only_closed,
+        )
 
     async def _candle_page(self, body: GetCandlesBody) -> list[Candle]:
-        response = _typed(await self.request("get-candles", "2.0", body), CandlesResponse)
-        return response.candles
-
-    async def _candles_by_id(
-        self, active_id: int, size: int, from_id: int, to_id: int, only_closed: bool
-    ) -> list[Candle]:
-        out: list[Candle] = []
-        cursor = from_id
-        while cursor <= to_id:
-            last = min(to_id, cursor + MAX_CANDLES_PER_REQUEST - 1)
-            body = GetCandlesBody(
-                active_id=active_id, size=size, from_id=cursor, to_id=last, only_closed=only_closed or None
-            )
-            out.extend(await self._candle_page(body))
-            cursor = last + 1
-        return out
-
-    async def _candles_forward(
-        self, active_id: int, size: int, start: int, end: int | None, count: int | None, only_closed: bool
-    ) -> list[Candle]:
-        out: list[Candle] = []
-        cursor = start
-        while count is None or len(out) < count:
-            wanted = (
-                MAX_CANDLES_PER_REQUEST if count is None else min(MAX_CANDLES_PER_REQUEST, count - len(out))
-            )
-            body = GetCandlesBody(
-                active_id=active_id,
-                size=size,
-                start=cursor,
-                end=end,
-                count=wanted if count is not None else None,
-                only_closed=only_closed or None,
-            )
-            page = [
-                c
-                for c in await self._candle_page(body)
-                if c.start >= cursor and (end is None or c.start <= end)
-            ]
-            if not page:
-                break
-            out.extend(page)
-            cursor = page[-1].start + size
-            if end is not None and cursor > end:
-                break
-            if len(page) < wanted or page[-1].end > self.server_time():
-                break  # a short page, or the forming candle: nothing after it exists yet
-        return out if count is None else out[:count]
-
-    async def _candles_backward(
-        self, active_id: int, size: int, count: int, end: int | None, only_closed: bool
-    ) -> list[Candle]:
-        pages: list[list[Candle]] = []
-        remaining = count
-        cursor = end if end is not None else int(self.server_time())
-        while remaining > 0:
-            wanted = min(MAX_CANDLES_PER_REQUEST, remaining)
-            body = GetCandlesBody(
-                active_id=active_id, size=size, end=cursor, count=wanted, only_closed=only_closed or None
-            )
-            page = [c for c in await self._candle_page(body) if c.start <= cursor]
-            if not page:
-                break
-            pages.append(page)
-            remaining -= len(page)
-            cursor = page[0].start - 1
-            if len(page) < wanted:
-                break
-        return [candle for page in reversed(pages) for candle in page][-count:]
+        return (await self._connection.call(catalog.GET_CANDLES, body)).candles
 
     async def get_first_candles(self, active_id: int) -> FirstCandles:
         """The earliest candle of every size: where history begins (``get-first-candles``)."""
         body = GetFirstCandlesBody(active_id=active_id, split_normalization=False)
-        return _typed(await self.request("get-first-candles", "1.0", body), FirstCandles)
+        return await self._connection.call(catalog.GET_FIRST_CANDLES, body)
 
     async def get_traders_mood(self, asset_id: int, instrument: str = "turbo-option") -> TradersMood:
         """Traders' sentiment for an asset (``get-traders-mood``)."""
         body = GetTradersMoodBody(asset_id=asset_id, instrument=instrument)
-        return _typed(await self.request("get-traders-mood", "1.0", body), TradersMood)
+        return await self._connection.call(catalog.GET_TRADERS_MOOD, body)
 
     async def get_currency(self, name: str = "USD") -> Currency:
         """A currency's details (``get-currency`` 5.0)."""
-        return _typed(await self.request("get-currency", "5.0", GetCurrencyBody(name=name)), Currency)
+        return await self._connection.call(catalog.GET_CURRENCY, GetCurrencyBody(name=name))
 
     async def get_trading_group_params(self) -> TradingGroupParams:
         """The user's trading limits (``trading-settings.get-trading-group-params``)."""
-        return _typed(
-            await self.request("trading-settings.get-trading-group-params", None, EmptyBody()),
-            TradingGroupParams,
-        )
+        return await self._connection.call(catalog.GET_TRADING_GROUP_PARAMS, EmptyBody())
 
     async def get_trading_volume(self) -> TradingVolume:
         """The user's traded volume (``user-activity.get-trading-volume``)."""
-        return _typed(
-            await self.request("user-activity.get-trading-volume", None, EmptyBody()), TradingVolume
-        )
+        return await self._connection.call(catalog.GET_TRADING_VOLUME, EmptyBody())
 
     async def get_option_insurance(self) -> OptionInsurance:
         """Option insurance / cashback terms (``cashback.get-option-insurance``)."""
-        return _typed(await self.request("cashback.get-option-insurance", None, EmptyBody()), OptionInsurance)
+        return await self._connection.call(catalog.GET_OPTION_INSURANCE, EmptyBody())
 
     # -- portfolio -----------------------------------------------------------------------------
 
@@ -456,7 +501,7 @@ class Client(ConnectionCore):
                 offset=offset,
                 user_balance_id=user_balance_id,
             )
-            page = _typed(await self.request("portfolio.get-positions", "4.0", body), PositionsResponse)
+            page = await self._connection.call(catalog.GET_POSITIONS, body)
             out.extend(page.positions)
             offset += len(page.positions)
             if len(page.positions) < page_size or (page.total is not None and offset >= page.total):
@@ -465,7 +510,7 @@ class Client(ConnectionCore):
     async def get_orders(self, user_balance_id: int | None = None, *, kind: str = "deferred") -> list[Order]:
         """Orders of a balance (``portfolio.get-orders`` 2.0)."""
         body = GetOrdersBody(user_balance_id=user_balance_id, kind=kind)
-        return _typed(await self.request("portfolio.get-orders", "2.0", body), OrdersResponse).all()
+        return (await self._connection.call(catalog.GET_ORDERS, body)).all()
 
     async def get_history_positions(
         self,
@@ -486,71 +531,13 @@ class Client(ConnectionCore):
             external_id=external_id,
             end=end,
         )
-        return _typed(
-            await self.request("portfolio.get-history-positions", "1.0", body), HistoryPositions
-        ).positions
-
-    # -- trading ----------------------------------------------------------------------------------
-
-    @property
-    def portfolio(self) -> Portfolio:
-        """Open positions, today's realised P&L and balances, kept current by pushes."""
-        if self._portfolio is None:
-            self._portfolio = Portfolio(self)
-        return self._portfolio
-
-    async def buy_blitz(
-        self,
-        active: str | int,
-        direction: str | Direction,
-        amount: float,
-        expiration: int,
-        *,
-        balance: BalanceType | int = BalanceType.DEMO,
-        requote: bool = False,
-        max_requotes: int | None = None,
-        min_payout: float | None = None,
-    ) -> Trade:
-        """Buy a blitz option: sent once, priced from server time and the current payout.
-
-        Example::
-
-            trade = await client.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
-            result = await trade.outcome()
-            print(result.outcome, result.pnl)
-
-        Args:
-            active: id, ticker or name (``76``, ``"EURUSD-OTC"``).
-            direction: ``"call"`` or ``"put"``.
-            amount: the stake, in the balance's currency.
-            expiration: seconds; one of the active's blitz expiries.
-            balance: a :class:`BalanceType` or a balance id. REAL needs ``allow_real_money=True``.
-            requote: retry once with the new payout after a 4117 (``max_requotes`` for more).
-            min_payout: never trade (nor re-quote) below this payout percent.
-
-        Raises:
-            InvalidOrder, InsufficientBalance, MarketClosed, RealMoneyLocked: nothing was sent.
-            PayoutChanged: the payout moved (and no re-quote was allowed or possible).
-            TradeNotPlaced: the answer was lost and reconciliation found no such trade.
-            TradeStateUnknown: the answer was lost and several positions could be it.
-        """
-        return await buy_blitz(
-            self,
-            active,
-            direction,
-            amount,
-            expiration,
-            balance=balance,
-            requote=requote,
-            max_requotes=max_requotes,
-            min_payout=min_payout,
-        )
+        return (await self._connection.call(catalog.GET_HISTORY_POSITIONS, body)).positions
 
     # -- streams --------------------------------------------------------------------------------
 
     def _stream(
         self,
-        subscriptions: Callable[[], Awaitable[list[tuple[str, str | None, dict[str, Any] | None]]]],
+        subscriptions: Subscriptions,
         *,
         name: str,
         coalesce_key: Callable[[Any], Any] | None = None,
@@ -562,10 +549,10 @@ class Client(ConnectionCore):
             if isinstance(stream, CandleStream):
                 self._candle_streams.add(stream)
             try:
-                for sub_name, version, filters in await subscriptions():
-                    spec = catalog.subscription(sub_name)
-                    assert spec is not None, sub_name
-                    held.append(await self._router.acquire(spec, sub_name, version, filters, stream))
+                for spec, filters in await subscriptions():
+                    held.append(
+                        await self._router.acquire(spec, spec.name, spec.default_version, filters, stream)
+                    )
             except BaseException:
                 await close(stream)
                 raise
@@ -585,87 +572,72 @@ class Client(ConnectionCore):
 
         Under backpressure queued candles coalesce to the newest per (active, size).
         """
-
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [("candle-generated", "1.0", {"active_id": active_id, "size": size})]
-
-        return self._stream(
-            subs,
-            name=f"candles {active_id}/{size}",
-            coalesce_key=lambda c: (c.active_id, c.size),
-            candles=True,
-        )
+        return self._candles(active_id, [size], f"candles {active_id}/{size}")
 
     def candles_multi(self, active_id: int, sizes: Sequence[int]) -> Stream[Candle]:
         """One stream of several timeframes of one active (``candle.size`` tells them apart)."""
+        return self._candles(active_id, sizes, f"candles {active_id}/{list(sizes)}")
 
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [("candle-generated", "1.0", {"active_id": active_id, "size": size}) for size in sizes]
+    def _candles(self, active_id: int, sizes: Sequence[int], name: str) -> Stream[Candle]:
+        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
+            return [(catalog.CANDLE_GENERATED, {"active_id": active_id, "size": size}) for size in sizes]
 
         return self._stream(
             subs,
-            name=f"candles {active_id}/{list(sizes)}",
+            name=name,
             coalesce_key=lambda c: (c.active_id, c.size),
             candles=True,
         )
 
     def traders_mood(self, asset_id: int, instrument_type: str = "turbo-option") -> Stream[TradersMood]:
         """Traders' sentiment changes of one asset (``traders-mood-changed``)."""
-
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [
-                ("traders-mood-changed", None, {"asset_id": asset_id, "instrument_type": instrument_type})
-            ]
-
-        return self._stream(subs, name=f"mood {asset_id}", coalesce_key=lambda m: m.asset_id)
+        filters = {"asset_id": asset_id, "instrument_type": instrument_type}
+        return self._fixed(catalog.TRADERS_MOOD_CHANGED, filters, f"mood {asset_id}", lambda m: m.asset_id)
 
     def positions_changed(
         self, user_balance_id: int | None = None, instrument_type: str = "blitz-option"
     ) -> Stream[Position]:
         """Every position open/close of the user (``portfolio.position-changed`` 3.0). Lossless."""
 
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
+        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
             filters: dict[str, Any] = {"user_id": await self.user_id(), "instrument_type": instrument_type}
             if user_balance_id is not None:
                 filters["user_balance_id"] = user_balance_id
-            return [("portfolio.position-changed", "3.0", filters)]
+            return [(catalog.POSITION_CHANGED, filters)]
 
         return self._stream(subs, name="positions")
 
     def orders_changed(self, instrument_type: str = "blitz-option") -> Stream[Order]:
         """Every order change of the user (``portfolio.order-changed`` 2.0). Lossless."""
 
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [
-                (
-                    "portfolio.order-changed",
-                    "2.0",
-                    {"user_id": await self.user_id(), "instrument_type": instrument_type},
-                )
-            ]
+        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
+            filters = {"user_id": await self.user_id(), "instrument_type": instrument_type}
+            return [(catalog.ORDER_CHANGED, filters)]
 
         return self._stream(subs, name="orders")
 
     def balance_changes(self) -> Stream[BalanceChanged]:
         """Every balance change of the user (``balance-changed``). Lossless."""
-
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [("balance-changed", "1.0", None)]
-
-        return self._stream(subs, name="balances")
+        return self._fixed(catalog.BALANCE_CHANGED, None, "balances")
 
     def instruments(self, instrument_type: str = "blitz-option") -> Stream[InstrumentsList]:
         """Asset status changes (opened/closed) (``instruments-list``)."""
-
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [("instruments-list", None, {"type": instrument_type})]
-
-        return self._stream(subs, name="instruments", coalesce_key=lambda i: i.type)
+        return self._fixed(
+            catalog.INSTRUMENTS_LIST, {"type": instrument_type}, "instruments", lambda i: i.type
+        )
 
     def currency_updates(self, name: str = "USD") -> Stream[Currency]:
         """Updates of one currency (``currency-updated`` 5.0)."""
+        return self._fixed(catalog.CURRENCY_UPDATED, {"name": name}, f"currency {name}", lambda c: c.name)
 
-        async def subs() -> list[tuple[str, str | None, dict[str, Any] | None]]:
-            return [("currency-updated", "5.0", {"name": name})]
+    def _fixed(
+        self,
+        spec: SubscriptionSpec[T],
+        filters: dict[str, Any] | None,
+        name: str,
+        coalesce_key: Callable[[Any], Any] | None = None,
+    ) -> Stream[T]:
+        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
+            return [(spec, filters)]
 
-        return self._stream(subs, name=f"currency {name}", coalesce_key=lambda c: c.name)
+        return self._stream(subs, name=name, coalesce_key=coalesce_key)

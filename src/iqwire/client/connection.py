@@ -18,21 +18,24 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from iqwire.client.clock import ServerClock
+from iqwire.client.replies import payload_of
 from iqwire.client.state import ConnectionState
 from iqwire.client.streams import Stream
+from iqwire.client.transports import Transport, TransportFactory, transport_factory
 from iqwire.errors import (
     AuthError,
     ConnectionLost,
     IqwireError,
-    PayoutChanged,
+    LocalProtocolError,
+    NotConnected,
     ProtocolError,
     RequestTimeout,
     ServerError,
+    TLSError,
 )
-from iqwire.models import CommissionChangedError, ErrorBody
 from iqwire.protocol import (
     Authenticated,
     Front,
@@ -42,13 +45,15 @@ from iqwire.protocol import (
     ResultAck,
     Session,
     TimeSync,
+    catalog,
 )
-from iqwire.transport import TwoFactor, WebSocketTransport, http_login
+from iqwire.protocol.catalog import RpcSpec
+from iqwire.transport import TwoFactor, http_login
 
 if TYPE_CHECKING:
     from iqwire.store.recording import FrameRecorder
 
-__all__ = ["ConnectionCore", "Transport", "TransportFactory", "transport_factory"]
+__all__ = ["Connection", "RequestGuard"]
 
 log = logging.getLogger("iqwire.client")
 frames_log = logging.getLogger("iqwire.client.frames")
@@ -56,70 +61,34 @@ frames_log = logging.getLogger("iqwire.client.frames")
 #: Consecutive authentication failures after which the client gives up.
 MAX_AUTH_FAILURES = 5
 
+Body = TypeVar("Body")
+Reply = TypeVar("Reply")
 
-class Transport(Protocol):
-    """What the client needs of a WebSocket connection: text frames out, bytes in.
+#: Checks an RPC that moves money before it is sent (raises to refuse it): ``await guard(spec, body)``.
+RequestGuard = Callable[[RpcSpec[Any, Any], Any], Awaitable[None]]
 
-    ``recv`` and ``close`` as :class:`~iqwire.transport.WebSocketTransport`; a
-    transport may also offer ``async recv_batch() -> list[bytes]`` (every frame
-    received so far, at least one), which the reader then prefers.
+
+def _ignore_push(push: Push) -> None:
+    """The default ``on_push``: a connection without subscribers drops pushes."""
+
+
+class Connection:
+    """One logical connection to the server: login, socket, reader, reconnects, requests.
+
+    It is composed, not subclassed: what happens to pushes, losses and reconnects
+    is given as callbacks. ``on_push(push)`` gets every server push on the reader's
+    hot path (it must not block); ``on_lost()`` runs when the connection dropped and
+    a reconnect begins; ``on_reconnect()`` (async) after each successful reconnect;
+    ``on_failed(error)`` when the connection gave up for good; ``guard(spec, body)``
+    (async) before every RPC the catalog marks as moving money.
+
+    Example::
+
+        connection = Connection(ssid=ssid, ws_url=url, login_url=login, on_push=print)
+        await connection.connect()
+        profile = await connection.call(catalog.GET_PROFILE, EmptyBody())
+        await connection.close()
     """
-
-    async def send(self, data: bytes) -> None: ...
-
-    async def recv(self) -> bytes: ...
-
-    async def close(self) -> None: ...
-
-
-#: Opens a connection: ``await factory(url, ssl_context)``; raises ``ConnectionLost``.
-TransportFactory = Callable[[str, ssl.SSLContext | None], Awaitable[Transport]]
-
-
-async def _open_websockets(url: str, ssl_context: ssl.SSLContext | None) -> Transport:
-    return await WebSocketTransport.open(url, ssl_context=ssl_context)
-
-
-def transport_factory(transport: str | TransportFactory) -> TransportFactory:
-    """The factory for ``Client(transport=...)``: ``"websockets"`` (default), ``"picows"``, or a callable.
-
-    Raises:
-        ValueError: an unknown transport name.
-        ImportError: ``"picows"`` without picows installed (``pip install 'iqwire[fast]'``).
-    """
-    if callable(transport):
-        return transport
-    if transport == "websockets":
-        return _open_websockets
-    if transport == "picows":
-        try:
-            from iqwire.transport.picows_transport import PicowsTransport
-        except ImportError as exc:
-            raise ImportError(
-                "transport='picows' needs picows: pip install 'iqwire[fast]' (or pip install picows)"
-            ) from exc
-
-        async def open_picows(url: str, ssl_context: ssl.SSLContext | None) -> Transport:
-            return await PicowsTransport.open(url, ssl_context=ssl_context)
-
-        return open_picows
-    raise ValueError(f"unknown transport {transport!r}: use 'websockets' or 'picows'")
-
-
-def _error_message(payload: Any) -> str:
-    if isinstance(payload, ErrorBody) and payload.message:
-        return payload.message
-    if isinstance(payload, CommissionChangedError) and payload.message:
-        return payload.message
-    if isinstance(payload, dict):
-        if isinstance(payload.get("message"), str):
-            return str(payload["message"])
-        return ", ".join(f"{k}: {v}" for k, v in sorted(payload.items()))
-    return str(payload)
-
-
-class ConnectionCore:
-    """The connection lifecycle shared by :class:`iqwire.Client`'s API."""
 
     def __init__(
         self,
@@ -137,8 +106,17 @@ class ConnectionCore:
         ssl_context: ssl.SSLContext | None,
         record_to: str | Path | None = None,
         transport: str | TransportFactory = "websockets",
+        on_push: Callable[[Push], None] = _ignore_push,
+        on_lost: Callable[[], None] | None = None,
+        on_reconnect: Callable[[], Awaitable[None]] | None = None,
+        on_failed: Callable[[BaseException], None] | None = None,
+        guard: RequestGuard | None = None,
     ) -> None:
         self._open_transport = transport_factory(transport)
+        self._on_push = on_push
+        self._on_lost = on_lost
+        self._on_failed = on_failed
+        self._guard = guard
         self._email = email
         self._password = password
         self._ssid = ssid
@@ -171,9 +149,21 @@ class ConnectionCore:
             from iqwire.store.recording import FrameRecorder
 
             self._recorder = FrameRecorder(record_to, secrets=lambda: (self._ssid, self._password))
+        if on_reconnect is not None:
+            self._reconnect_hooks.append(on_reconnect)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ws_url={self.ws_url!r}, state={self._state.value})"
+
+    @property
+    def recorder(self) -> FrameRecorder | None:
+        """The frame recorder of ``record_to=``, if any."""
+        return self._recorder
+
+    @property
+    def reconnect_enabled(self) -> bool:
+        """Whether a lost connection is re-established automatically."""
+        return self._reconnect_enabled
 
     # -- state ---------------------------------------------------------------------
 
@@ -219,7 +209,9 @@ class ConnectionCore:
         """Wait until the connection is (back) up.
 
         Raises:
-            ConnectionLost: not connected within ``timeout``, or closed for good.
+            ConnectionLost: not connected within ``timeout``.
+            NotConnected: the connection is closed (or was never opened).
+            AuthError: the connection gave up re-authenticating.
         """
         await self._wait_ready(timeout)
 
@@ -235,6 +227,7 @@ class ConnectionCore:
         Raises:
             AuthError: the credentials or SSID were refused.
             ConnectionLost: the server could not be reached.
+            TLSError: the server's certificate was refused.
         """
         self._closing = False
         self._gave_up.clear()
@@ -358,18 +351,19 @@ class ConnectionCore:
                     await self._drop_transport()
                     self._session.connection_lost()
                     await self._establish()
+                except TLSError as exc:
+                    log.warning("reconnect: %s", exc)
+                    self._give_up(ConnectionState.DISCONNECTED, exc)
+                    return
                 except AuthError as exc:
                     failures += 1
                     log.warning(
                         "reconnect: authentication failed (%d/%d): %s", failures, MAX_AUTH_FAILURES, exc
                     )
                     if failures >= MAX_AUTH_FAILURES:
-                        self._set_state(ConnectionState.AUTH_FAILED)
                         await self._drop_transport()
                         error = AuthError("authentication failed for good; create a new client")
-                        self._fail_waiting(error)
-                        self._fail_streams(error)
-                        self._gave_up.set()
+                        self._give_up(ConnectionState.AUTH_FAILED, error)
                         return
                 except (ConnectionLost, RequestTimeout, ServerError, ProtocolError) as exc:
                     log.info("reconnect attempt %d failed: %s", attempt, exc)
@@ -379,6 +373,13 @@ class ConnectionCore:
                     log.info("reconnected (attempt %d)", attempt)
                     self._run_reconnect_hooks()
                     break
+
+    def _give_up(self, state: ConnectionState, error: IqwireError) -> None:
+        self._set_state(state)
+        self._fail_waiting(error)
+        if self._on_failed is not None:
+            self._on_failed(error)
+        self._gave_up.set()
 
     def _backoff(self, attempt: int) -> float:
         base, cap = self._reconnect_delay
@@ -411,6 +412,8 @@ class ConnectionCore:
             if future is not None and not future.done():
                 future.set_exception(error)
         self._fail_waiting(error)
+        if self._reconnect_enabled and self._on_lost is not None:
+            self._on_lost()
 
     def _fail_waiting(self, error: IqwireError) -> None:
         for future in self._waiting.values():
@@ -441,7 +444,7 @@ class ConnectionCore:
         # from transports that have them (one task switch per burst, not per frame).
         receive = self._session.receive
         dispatch = self._dispatch
-        route = self._route_push
+        route = self._on_push
         debug = frames_log.isEnabledFor(logging.DEBUG)
         recorder = self._recorder
         recv_batch: Callable[[], Awaitable[list[bytes]]] | None = getattr(transport, "recv_batch", None)
@@ -463,32 +466,28 @@ class ConnectionCore:
             log.info("reader stopped: %s", exc)
 
     def _dispatch(self, event: object) -> None:
-        kind = type(event)
-        if kind is Push:
-            self._route_push(event)  # type: ignore[arg-type]
-        elif kind is Response or kind is ResultAck:
-            request_id: str = event.request_id  # type: ignore[attr-defined]
-            future = self._waiting.get(request_id)
-            if future is None or future.done():
-                return
-            if kind is ResultAck and not event.final and event.success:  # type: ignore[attr-defined]
-                return  # an ACK before the typed reply: keep waiting
-            future.set_result(event)
-        elif kind is TimeSync:
-            self.clock.sync(event.server_time_ms)  # type: ignore[attr-defined]
-        elif kind is Authenticated:
-            waiter = self._auth_waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(event)  # type: ignore[arg-type]
-            elif not event.ok:  # type: ignore[attr-defined]
-                log.warning("the server revoked the session's authentication")
-        elif kind is MalformedFrame:
-            log.warning("ignored a malformed frame from the server: %s", event.reason)  # type: ignore[attr-defined]
-        elif kind is Front:
-            self.server_name = event.server  # type: ignore[attr-defined]
-
-    def _route_push(self, push: Push) -> None:
-        raise NotImplementedError  # the client's subscription router overrides this
+        match event:
+            case Push():
+                self._on_push(event)
+            case Response() | ResultAck():
+                future = self._waiting.get(event.request_id)
+                if future is None or future.done():
+                    return
+                if isinstance(event, ResultAck) and not event.final and event.success:
+                    return  # an ACK before the typed reply: keep waiting
+                future.set_result(event)
+            case TimeSync():
+                self.clock.sync(event.server_time_ms)
+            case Authenticated():
+                waiter = self._auth_waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(event)
+                elif not event.ok:
+                    log.warning("the server revoked the session's authentication")
+            case MalformedFrame():
+                log.warning("ignored a malformed frame from the server: %s", event.reason)
+            case Front():
+                self.server_name = event.server
 
     # -- requests --------------------------------------------------------------------------
 
@@ -496,7 +495,7 @@ class ConnectionCore:
         if self._state is ConnectionState.AUTH_FAILED:
             raise AuthError("authentication failed for good; create a new client with valid credentials")
         if self._state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
-            raise ConnectionLost(f"the client is {self._state.value}: connect it first")
+            raise NotConnected(f"the client is {self._state.value}: connect it first")
 
     async def _wait_ready(self, timeout: float) -> None:
         if self._ready.is_set():
@@ -511,11 +510,12 @@ class ConnectionCore:
             gave_up.cancel()
         if self._ready.is_set():
             return
-        self._check_usable()
+        if self._state is ConnectionState.AUTH_FAILED:
+            self._check_usable()
+        if self._state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
+            # It was waiting when the connection ended for good: lost, not misuse.
+            raise ConnectionLost(f"the client was {self._state.value} while the request waited for it")
         raise ConnectionLost(f"not reconnected within {timeout:.1f}s")
-
-    def _fail_streams(self, error: BaseException) -> None:
-        """Fail every open stream; :class:`iqwire.Client` overrides this."""
 
     async def _send_and_wait(self, request_id: str, data: bytes, name: str, timeout: float) -> Any:
         transport = self._transport
@@ -549,64 +549,77 @@ class ConnectionCore:
     ) -> Any:
         """Send any RPC and return its payload (typed when the catalog knows it).
 
+        An RPC that moves money (the catalog's ``money``) passes the guard first,
+        whoever sends it. Prefer :meth:`call` with a catalog entry: it is typed.
+
         Example::
 
-            payload = await client.request("get-actives-index", "1.0", {})
+            payload = await connection.request("get-actives-index", "1.0", {})
 
         Raises:
             ServerError: status >= 4000 (:class:`PayoutChanged` for 4117), or a
                 ``result`` with ``success: false``.
-            RequestTimeout: no answer within ``timeout`` (default: the client's).
+            RequestTimeout: no answer within ``timeout`` (default: the connection's).
             ConnectionLost: the connection dropped first; the request is not re-sent.
-            ProtocolError: the reply did not have the expected shape.
+            NotConnected: the connection is not open (connect first).
+            RemoteProtocolError: the reply did not have the expected shape.
+            RealMoneyLocked: the guard refused to move real money.
         """
+        spec = catalog.rpc(name)
+        if spec is not None and spec.money is not None and self._guard is not None:
+            await self._guard(spec, body)
         timeout = self.request_timeout if timeout is None else timeout
         await self._wait_ready(timeout)
         request_id, data = self._session.request(name, version, body)
         event = await self._send_and_wait(request_id, data, name, timeout)
-        return self._payload(event, name)
+        return payload_of(event, name)
 
-    @staticmethod
-    def _payload(event: Any, name: str) -> Any:
-        if isinstance(event, ResultAck):
-            if not event.success:
-                raise ServerError(
-                    4000,
-                    f"'{name}' refused: {event.reason or 'no reason given'}",
-                    request_id=event.request_id,
-                    name=name,
-                )
-            return event
-        assert isinstance(event, Response)
-        if event.status >= 4000:
-            payload = event.payload
-            if event.status == 4117 and isinstance(payload, CommissionChangedError):
-                actual = payload.result.actual_commission
-                raise PayoutChanged(
-                    actual.active_id, actual.commission, request_id=event.request_id, name=name
-                )
-            raise ServerError(
-                event.status, _error_message(payload), request_id=event.request_id, name=name, payload=payload
-            )
-        if event.error is not None:
-            raise ProtocolError(event.error, request_id=event.request_id, name=name)
-        return event.payload
+    async def call(
+        self,
+        spec: RpcSpec[Body, Reply],
+        body: Body,
+        *,
+        version: str | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        """Send the RPC of a catalog entry; the reply has the entry's type.
 
-    async def _subscribe_frame(self, name: str, version: str | None, filters: dict[str, Any] | None) -> str:
-        """Send a subscription and wait for its ACK; returns the subscription id."""
+        Example::
+
+            page = await connection.call(catalog.GET_CANDLES, GetCandlesBody(active_id=76, size=60))
+            print(page.candles[-1].close)
+
+        Raises:
+            as :meth:`request`.
+        """
+        # The session decoded the reply into spec.response_type (or payload_of raised).
+        return cast(Reply, await self.request(spec.name, version, body, timeout=timeout))
+
+    async def subscribe(self, name: str, version: str | None, filters: dict[str, Any] | None) -> str:
+        """Send a subscription and wait for its ACK; returns the subscription id.
+
+        Raises:
+            ServerError: the server refused it (it is then forgotten, not replayed).
+            RequestTimeout, ConnectionLost, NotConnected: as :meth:`request`.
+        """
         await self._wait_ready(self.request_timeout)
         sub_id, data = self._session.subscribe(name, version, filters)
         try:
             event = await self._send_and_wait(sub_id, data, name, self.request_timeout)
-            self._payload(event, name)
+            payload_of(event, name)
         except BaseException:
             # The caller is told it failed: forget it (no replay) and undo it at a live server.
-            with contextlib.suppress(ProtocolError):
-                await self._unsubscribe_frame(sub_id)
+            with contextlib.suppress(LocalProtocolError):
+                await self.unsubscribe(sub_id)
             raise
         return sub_id
 
-    async def _unsubscribe_frame(self, sub_id: str) -> None:
+    async def unsubscribe(self, sub_id: str) -> None:
+        """Forget a subscription and tell a live server (a lost connection took it already).
+
+        Raises:
+            LocalProtocolError: no live subscription has this id.
+        """
         data = self._session.unsubscribe(sub_id)
         transport = self._transport
         if data and transport is not None and self._ready.is_set():

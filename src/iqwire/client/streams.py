@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
-from iqwire.errors import ConnectionLost, ProtocolError
+from iqwire.errors import ConnectionLost, LocalProtocolError
 
 __all__ = ["Stream"]
 
@@ -175,7 +175,7 @@ class Stream(Generic[T]):
 
     async def _next(self) -> T:
         if not self._opened:
-            raise ProtocolError(f"{self.name} is not open: use 'async with' or 'async for' on it")
+            raise LocalProtocolError(f"{self.name} is not open: use 'async with' or 'async for' on it")
         while not self._items:
             if self._error is not None:
                 raise self._error

@@ -15,25 +15,21 @@ from typing import Any
 from iqwire.client.streams import Stream
 from iqwire.models import Candle
 from iqwire.protocol import Push
-from iqwire.protocol.catalog import SubscriptionSpec
+from iqwire.protocol.catalog import CANDLE_GENERATED, SubscriptionSpec, canonical_push
 
 __all__ = ["Router", "SharedSubscription"]
 
 log = logging.getLogger("iqwire.client")
 
-#: Push names that mean the same thing, in the spelling the router files them under.
-_PUSH_ALIASES = {
-    "portfolio.position-changed": "position-changed",
-    "portfolio.order-changed": "order-changed",
-    "subscription-balance-changed": "balance-changed",
-}
+#: The candle push, routed on the hot path by (active, size).
+_CANDLES = CANDLE_GENERATED.push_name
 
 
 @dataclass(eq=False)
 class SharedSubscription:
     """One server subscription and the streams that consume it."""
 
-    spec: SubscriptionSpec
+    spec: SubscriptionSpec[Any]
     name: str
     version: str | None
     filters: dict[str, Any] | None
@@ -78,7 +74,7 @@ class Router:
 
     async def acquire(
         self,
-        spec: SubscriptionSpec,
+        spec: SubscriptionSpec[Any],
         name: str,
         version: str | None,
         filters: dict[str, Any] | None,
@@ -115,7 +111,7 @@ class Router:
     def _index(self, shared: SharedSubscription) -> None:
         push = shared.spec.push_name
         self._by_push.setdefault(push, []).append(shared)
-        if push == "candle-generated" and shared.filters:
+        if push == _CANDLES and shared.filters:
             active, size = shared.filters.get("active_id"), shared.filters.get("size")
             if isinstance(active, int) and isinstance(size, int):
                 self._candles[(active, size)] = shared
@@ -133,14 +129,14 @@ class Router:
     def route(self, push: Push) -> None:
         """Hand a push to every stream that asked for it."""
         payload = push.payload
-        if push.name == "candle-generated":
+        if push.name == _CANDLES:
             self.latest[payload.active_id] = payload
             shared = self._candles.get((payload.active_id, payload.size))
             if shared is not None:
                 for stream in shared.consumers:
                     stream.put(payload)
             return
-        name = _PUSH_ALIASES.get(push.name, push.name)
+        name = canonical_push(push.name)
         delivered = False
         for shared in self._by_push.get(name, ()):
             if shared.matches(payload):

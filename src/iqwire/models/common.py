@@ -69,12 +69,14 @@ class Direction(enum.StrEnum):
 class Outcome(enum.StrEnum):
     """How a closed position ended.
 
-    The wire spells a loss ``"loose"``; :meth:`from_wire` turns it into ``LOSS``.
-    Values never seen before become ``UNKNOWN`` rather than an error.
+    The values are the user's words (``print(outcome)`` shows ``loss``); the
+    wire spells a loss ``"loose"``, and :meth:`from_wire` (the only place that
+    knows) turns it into ``LOSS``. Values never seen before become ``UNKNOWN``
+    rather than an error.
     """
 
     WIN = "win"
-    LOSS = "loose"
+    LOSS = "loss"
     EQUAL = "equal"
     SOLD = "sold"
     UNKNOWN = "unknown"
@@ -84,7 +86,7 @@ class Outcome(enum.StrEnum):
         """Map a wire ``close_reason``/``result`` to an outcome.
 
         >>> Outcome.from_wire("loose")
-        <Outcome.LOSS: 'loose'>
+        <Outcome.LOSS: 'loss'>
         """
         if value is None:
             return cls.UNKNOWN

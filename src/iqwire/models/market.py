@@ -64,6 +64,11 @@ class Candle(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, gc=F
         return seconds_to_datetime(self.start)
 
     @property
+    def at_s(self) -> float | None:
+        """The time of the last tick in unix seconds, if the frame carried ``at`` (nanoseconds)."""
+        return None if self.at is None else self.at / 1_000_000_000
+
+    @property
     def at_datetime(self) -> dt.datetime | None:
         """The time of the last tick as a UTC datetime, if the frame carried ``at``."""
         return None if self.at is None else ns_to_datetime(self.at)

@@ -170,6 +170,21 @@ class Position(Model, kw_only=True, frozen=True, omit_defaults=False):
         return self.investment if self.investment is not None else self.invest
 
     @property
+    def open_time_s(self) -> float | None:
+        """When it opened, in unix seconds (the wire sends seconds or milliseconds)."""
+        return None if self.open_time is None else timestamp_seconds(self.open_time)
+
+    @property
+    def close_time_s(self) -> float | None:
+        """When it closed, in unix seconds (the wire sends seconds or milliseconds)."""
+        return None if self.close_time is None else timestamp_seconds(self.close_time)
+
+    @property
+    def expiration_time_s(self) -> float | None:
+        """When it expires, in unix seconds (the wire sends seconds or milliseconds)."""
+        return None if self.expiration_time is None else timestamp_seconds(self.expiration_time)
+
+    @property
     def outcome(self) -> Outcome | None:
         """How it closed; ``None`` while open; ``Outcome.UNKNOWN`` for unseen values."""
         if not self.is_closed:

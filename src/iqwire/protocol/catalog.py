@@ -21,7 +21,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from iqwire.models import (
     Active,
@@ -86,6 +86,7 @@ from iqwire.models.requests import (
     GetPositionsBody,
     GetTradersMoodBody,
 )
+from iqwire.protocol.events import ResultAck
 
 __all__ = [
     "ACK_FIRST_ALWAYS",
@@ -95,8 +96,10 @@ __all__ = [
     "PUSHES",
     "RPCS",
     "SUBSCRIPTIONS",
+    "MoneyMove",
     "RpcSpec",
     "SubscriptionSpec",
+    "canonical_push",
     "push_microservices",
     "push_type",
     "rpc",
@@ -106,14 +109,40 @@ __all__ = [
 #: Stand-in for "any JSON": the payload is kept as plain dicts and lists.
 RAW: Any = dict
 
+Body = TypeVar("Body")
+Reply = TypeVar("Reply")
+Payload = TypeVar("Payload")
+
 
 @dataclass(frozen=True, slots=True)
-class RpcSpec:
-    """One ``sendMessage`` RPC.
+class MoneyMove:
+    """How an RPC moves money: what the real-money lock needs to know of it.
+
+    ``action`` is what it does (``"open"``, ``"sell"``, ``"close"``, ``"cancel"``).
+    The balance concerned is named by the body's ``balance_field``; a body that
+    names positions or orders instead (a sell or a cancel) lists their ids in
+    ``ids_field``, of the ``ids_kind`` given, and the lock looks their balance up.
+    """
+
+    action: str
+    balance_field: str | None = "user_balance_id"
+    ids_field: str | None = None
+    ids_kind: str = "position"
+
+
+@dataclass(frozen=True, slots=True)
+class RpcSpec(Generic[Body, Reply]):
+    """One ``sendMessage`` RPC: its body type ``Body`` and what the caller gets back, ``Reply``.
 
     ``versions`` is empty when no capture showed one; ``default_version`` is then
     ``"1.0"`` (a guess, recorded in protocol-notes). ``result_only`` RPCs end with
-    the ``result`` ACK.
+    the ``result`` ACK (their ``Reply`` is :class:`~iqwire.protocol.events.ResultAck`).
+    ``money`` is set on every RPC that opens, sells, closes or cancels a position
+    or order: the client's real-money lock checks each of them.
+
+    Example::
+
+        candles = await connection.call(catalog.GET_CANDLES, GetCandlesBody(active_id=76, size=60))
     """
 
     name: str
@@ -123,6 +152,7 @@ class RpcSpec:
     response_type: Any
     result_only: bool = False
     aliases: tuple[str, ...] = ()
+    money: MoneyMove | None = None
 
     @property
     def default_version(self) -> str:
@@ -131,7 +161,7 @@ class RpcSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionSpec:
+class SubscriptionSpec(Generic[Payload]):
     """One subscription: its pushes arrive as ``push_name`` from ``microservice_name``."""
 
     name: str
@@ -148,21 +178,101 @@ class SubscriptionSpec:
         return self.versions[0] if self.versions else None
 
 
-def _rpcs() -> tuple[RpcSpec, ...]:
-    r = RpcSpec
+# -- the RPCs the library calls by name: typed end to end ------------------------------------
+
+GET_PROFILE: RpcSpec[EmptyBody, ProfileResponse] = RpcSpec(
+    "core.get-profile", ("1.0",), EmptyBody, "profile", ProfileResponse
+)
+GET_USER_SETTINGS: RpcSpec[dict[str, Any], UserSettings] = RpcSpec(
+    "get-user-settings", ("1.0", "2.0"), RAW, "user-settings", UserSettings
+)
+GET_BALANCES: RpcSpec[GetBalancesBody, list[Balance]] = RpcSpec(
+    "internal-billing.get-balances", ("1.0",), GetBalancesBody, "balances", list[Balance]
+)
+GET_INITIALIZATION_DATA: RpcSpec[EmptyBody, InitializationData] = RpcSpec(
+    "get-initialization-data", ("4.0", "3.0"), EmptyBody, "initialization-data", InitializationData
+)
+GET_ACTIVE: RpcSpec[GetActiveBody, Active] = RpcSpec(
+    "get-active", ("1.0", "5.0"), GetActiveBody, "active", Active
+)
+GET_ACTIVES_INDEX: RpcSpec[EmptyBody, Any] = RpcSpec("get-actives-index", (), EmptyBody, "actives-index", RAW)
+GET_CANDLES: RpcSpec[GetCandlesBody, CandlesResponse] = RpcSpec(
+    "get-candles",
+    ("2.0",),
+    GetCandlesBody,
+    "candles",
+    CandlesResponse,
+    aliases=("quotes-history.get-candles",),
+)
+GET_FIRST_CANDLES: RpcSpec[GetFirstCandlesBody, FirstCandles] = RpcSpec(
+    "get-first-candles", ("1.0",), GetFirstCandlesBody, "first-candles", FirstCandles
+)
+GET_TRADERS_MOOD: RpcSpec[GetTradersMoodBody, TradersMood] = RpcSpec(
+    "get-traders-mood", ("1.0",), GetTradersMoodBody, "traders-mood", TradersMood
+)
+GET_CURRENCY: RpcSpec[GetCurrencyBody, Currency] = RpcSpec(
+    "get-currency", ("5.0",), GetCurrencyBody, "currency", Currency
+)
+OPEN_OPTION: RpcSpec[OpenOptionRequest, Option] = RpcSpec(
+    "binary-options.open-option",
+    ("2.0", "1.0"),
+    OpenOptionRequest,
+    "option",
+    Option,
+    money=MoneyMove("open"),
+)
+SELL_OPTIONS: RpcSpec[SellOptionsBody, ResultAck] = RpcSpec(
+    "binary-options.sell-options",
+    ("3.0",),
+    SellOptionsBody,
+    "result",
+    Result,
+    result_only=True,
+    money=MoneyMove("sell", balance_field=None, ids_field="options_ids"),
+)
+GET_POSITIONS: RpcSpec[GetPositionsBody, PositionsResponse] = RpcSpec(
+    "portfolio.get-positions", ("4.0",), GetPositionsBody, "positions", PositionsResponse
+)
+GET_ORDERS: RpcSpec[GetOrdersBody, OrdersResponse] = RpcSpec(
+    "portfolio.get-orders", ("2.0",), GetOrdersBody, "orders", OrdersResponse
+)
+GET_HISTORY_POSITIONS: RpcSpec[GetHistoryPositionsBody, HistoryPositions] = RpcSpec(
+    "portfolio.get-history-positions",
+    ("1.0", "2.0"),
+    GetHistoryPositionsBody,
+    "history-positions",
+    HistoryPositions,
+)
+GET_TRADING_GROUP_PARAMS: RpcSpec[EmptyBody, TradingGroupParams] = RpcSpec(
+    "trading-settings.get-trading-group-params",
+    (),
+    EmptyBody,
+    "trading-group-params",
+    TradingGroupParams,
+)
+GET_OPTION_INSURANCE: RpcSpec[EmptyBody, OptionInsurance] = RpcSpec(
+    "cashback.get-option-insurance", (), EmptyBody, "option-insurance", OptionInsurance
+)
+GET_TRADING_VOLUME: RpcSpec[EmptyBody, TradingVolume] = RpcSpec(
+    "user-activity.get-trading-volume", (), EmptyBody, "trading-volume", TradingVolume
+)
+
+
+def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
+    r: type[RpcSpec[Any, Any]] = RpcSpec
     return (
         # 4.1 core and account
-        r("core.get-profile", ("1.0",), EmptyBody, "profile", ProfileResponse),
+        GET_PROFILE,
         r("get-user-profile-client", (), RAW, "user-profile-client", RAW),
-        r("get-user-settings", ("1.0", "2.0"), RAW, "user-settings", UserSettings),
+        GET_USER_SETTINGS,
         r("set-user-settings", (), RAW, "set-user-settings-reply", RAW),
         r("update-user-availability", (), RAW, "result", Result, result_only=True),
         # 4.2 billing
-        r("internal-billing.get-balances", ("1.0",), GetBalancesBody, "balances", list[Balance]),
+        GET_BALANCES,
         r("balances.get-available-balances", ("1.0",), GetBalancesBody, "balances", list[Balance]),
         r("internal-billing.reset-training-balance", ("4.0",), RAW, "result", Result, result_only=True),
         # 4.3 assets and market data
-        r("get-initialization-data", ("4.0", "3.0"), EmptyBody, "initialization-data", InitializationData),
+        GET_INITIALIZATION_DATA,
         r(
             "binary-options.get-initialization-data",
             ("3.0",),
@@ -170,35 +280,22 @@ def _rpcs() -> tuple[RpcSpec, ...]:
             "initialization-data",
             InitializationData,
         ),
-        r("get-active", ("1.0", "5.0"), GetActiveBody, "active", Active),
-        r("get-actives-index", (), EmptyBody, "actives-index", RAW),
-        r(
-            "get-candles",
-            ("2.0",),
-            GetCandlesBody,
-            "candles",
-            CandlesResponse,
-            aliases=("quotes-history.get-candles",),
-        ),
+        GET_ACTIVE,
+        GET_ACTIVES_INDEX,
+        GET_CANDLES,
         r("quotes-history.get-candles", ("2.0",), GetCandlesBody, "candles", CandlesResponse),
-        r("get-first-candles", ("1.0",), GetFirstCandlesBody, "first-candles", FirstCandles),
-        r("get-traders-mood", ("1.0",), GetTradersMoodBody, "traders-mood", TradersMood),
-        r("get-currency", ("5.0",), GetCurrencyBody, "currency", Currency),
+        GET_FIRST_CANDLES,
+        GET_TRADERS_MOOD,
+        GET_CURRENCY,
         r("get-currency-list", (), RAW, "currency-list", RAW),
         r("get-currencies-list", (), RAW, "currencies-list", RAW),
         # 4.4 binary / blitz options
-        r("binary-options.open-option", ("2.0", "1.0"), OpenOptionRequest, "option", Option),
-        r("binary-options.sell-options", ("3.0",), SellOptionsBody, "result", Result, result_only=True),
+        OPEN_OPTION,
+        SELL_OPTIONS,
         # 4.5 portfolio
-        r("portfolio.get-positions", ("4.0",), GetPositionsBody, "positions", PositionsResponse),
-        r("portfolio.get-orders", ("2.0",), GetOrdersBody, "orders", OrdersResponse),
-        r(
-            "portfolio.get-history-positions",
-            ("1.0", "2.0"),
-            GetHistoryPositionsBody,
-            "history-positions",
-            HistoryPositions,
-        ),
+        GET_POSITIONS,
+        GET_ORDERS,
+        GET_HISTORY_POSITIONS,
         r(
             "portfolio.subscribe-positions",
             ("1.0",),
@@ -246,74 +343,101 @@ def _rpcs() -> tuple[RpcSpec, ...]:
             PlaceDigitalOptionBody,
             "digital-option-placed",
             DigitalOptionPlaced,
+            money=MoneyMove("open"),
         ),
-        r("digital-options.close-position", ("1.0",), ClosePositionBody, "result", Result, result_only=True),
-        # 4.8 trading settings and tools
         r(
-            "trading-settings.get-trading-group-params",
-            (),
-            EmptyBody,
-            "trading-group-params",
-            TradingGroupParams,
+            "digital-options.close-position",
+            ("1.0",),
+            ClosePositionBody,
+            "result",
+            Result,
+            result_only=True,
+            money=MoneyMove("close", balance_field=None, ids_field="position_id"),
         ),
+        # 4.8 trading settings and tools
+        GET_TRADING_GROUP_PARAMS,
         r("tech-instruments.get-script-indicators", (), RAW, None, RAW),
         r("tech-instruments.get-standard-library", (), RAW, None, RAW),
         r("tech-instruments.get-templates", (), RAW, None, RAW),
         # 4.9 / 4.10 the non-SKIP rows
-        r("cashback.get-option-insurance", (), EmptyBody, "option-insurance", OptionInsurance),
-        r("user-activity.get-trading-volume", (), EmptyBody, "trading-volume", TradingVolume),
+        GET_OPTION_INSURANCE,
+        GET_TRADING_VOLUME,
         # asked by the official SDK on every connect
         r("features.get-features", ("2.0",), GetFeaturesBody, "features", Features),
         # the community Python client's own names (wire-facts §9, §10)
         r("get-balances", ("1.0",), RAW, "balances", list[Balance]),
-        r("sell-options", ("2.0",), SellOptionsBody, "sold-options", SoldOptions),
+        r(
+            "sell-options",
+            ("2.0",),
+            SellOptionsBody,
+            "sold-options",
+            SoldOptions,
+            money=MoneyMove("sell", balance_field=None, ids_field="options_ids"),
+        ),
         r("get-underlying-list", ("2.0",), GetUnderlyingListBody, "underlying-list", DigitalUnderlyingList),
         r("get-strike-list", ("4.0",), GetStrikeListBody, "strike-list", StrikeList),
         r("get-instruments", ("4.0",), GetLegacyInstrumentsBody, "instruments", LegacyInstruments),
     )
 
 
-def _subscriptions() -> tuple[SubscriptionSpec, ...]:
-    s = SubscriptionSpec
+# -- the subscriptions the library opens by name ------------------------------------------------
+
+CANDLE_GENERATED: SubscriptionSpec[Candle] = SubscriptionSpec(
+    "candle-generated", ("1.0",), ("active_id", "size"), "candle-generated", Candle, "quotes"
+)
+POSITION_CHANGED: SubscriptionSpec[Position] = SubscriptionSpec(
+    "portfolio.position-changed",
+    ("3.0", "2.0"),
+    ("user_id", "user_balance_id", "instrument_type"),
+    "position-changed",
+    Position,
+    "portfolio",
+    aliases=("position-changed",),
+)
+ORDER_CHANGED: SubscriptionSpec[Order] = SubscriptionSpec(
+    "portfolio.order-changed",
+    ("2.0", "1.0"),
+    ("user_id", "instrument_type"),
+    "order-changed",
+    Order,
+    "portfolio",
+)
+TRADERS_MOOD_CHANGED: SubscriptionSpec[TradersMood] = SubscriptionSpec(
+    "traders-mood-changed",
+    (),
+    ("asset_id", "instrument_type"),
+    "traders-mood-changed",
+    TradersMood,
+    "traders-mood",
+)
+BALANCE_CHANGED: SubscriptionSpec[BalanceChanged] = SubscriptionSpec(
+    "balance-changed",
+    ("1.0",),
+    (),
+    "balance-changed",
+    BalanceChanged,
+    "balances",
+    aliases=("balances.balance-changed", "subscription-balance-changed"),
+)
+CURRENCY_UPDATED: SubscriptionSpec[Currency] = SubscriptionSpec(
+    "currency-updated", ("5.0",), ("name",), "currency-updated", Currency, "currencies"
+)
+INSTRUMENTS_LIST: SubscriptionSpec[InstrumentsList] = SubscriptionSpec(
+    "instruments-list", (), ("type",), "instruments-list", InstrumentsList, "instruments"
+)
+
+
+def _subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
+    s: type[SubscriptionSpec[Any]] = SubscriptionSpec
     return (
-        s("candle-generated", ("1.0",), ("active_id", "size"), "candle-generated", Candle, "quotes"),
-        s(
-            "portfolio.position-changed",
-            ("3.0", "2.0"),
-            ("user_id", "user_balance_id", "instrument_type"),
-            "position-changed",
-            Position,
-            "portfolio",
-            aliases=("position-changed",),
-        ),
-        s(
-            "portfolio.order-changed",
-            ("2.0", "1.0"),
-            ("user_id", "instrument_type"),
-            "order-changed",
-            Order,
-            "portfolio",
-        ),
-        s(
-            "traders-mood-changed",
-            (),
-            ("asset_id", "instrument_type"),
-            "traders-mood-changed",
-            TradersMood,
-            "traders-mood",
-        ),
+        CANDLE_GENERATED,
+        POSITION_CHANGED,
+        ORDER_CHANGED,
+        TRADERS_MOOD_CHANGED,
         s("profile-changed", ("1.0",), (), "profile-changed", RAW, "profile"),
-        s(
-            "balance-changed",
-            ("1.0",),
-            (),
-            "balance-changed",
-            BalanceChanged,
-            "balances",
-            aliases=("balances.balance-changed", "subscription-balance-changed"),
-        ),
-        s("currency-updated", ("5.0",), ("name",), "currency-updated", Currency, "currencies"),
-        s("instruments-list", (), ("type",), "instruments-list", InstrumentsList, "instruments"),
+        BALANCE_CHANGED,
+        CURRENCY_UPDATED,
+        INSTRUMENTS_LIST,
         s("active", (), ("id",), "active", Active, "actives"),
         s("quote-generated", ("2.0",), ("active_id",), "quote-generated", Quote, "quotes"),
         s("portfolio.positions-state", ("1.0",), (), "positions-state", PositionsState, "portfolio"),
@@ -368,11 +492,30 @@ def _subscriptions() -> tuple[SubscriptionSpec, ...]:
         s("marginal-forex.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-forex"),
         s("marginal-cfd.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-cfd"),
         s("marginal-crypto.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-crypto"),
+        s(
+            "marginal-portfolio.balance-changed",
+            ("1.0",),
+            (),
+            "balance-changed",
+            RAW,
+            "marginal-portfolio",
+        ),
+        s(
+            "marginal-portfolio.margin-call",
+            ("1.0",),
+            (),
+            "margin-call",
+            RAW,
+            "marginal-portfolio",
+        ),
+        s("marginal-forex.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-forex"),
+        s("marginal-cfd.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-cfd"),
+        s("marginal-crypto.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-crypto"),
     )
 
 
-RPCS: dict[str, RpcSpec] = {spec.name: spec for spec in _rpcs()}
-SUBSCRIPTIONS: dict[str, SubscriptionSpec] = {}
+RPCS: dict[str, RpcSpec[Any, Any]] = {spec.name: spec for spec in _rpcs()}
+SUBSCRIPTIONS: dict[str, SubscriptionSpec[Any]] = {}
 for _spec in _subscriptions():
     SUBSCRIPTIONS[_spec.name] = _spec
     for _alias in _spec.aliases:
@@ -429,6 +572,24 @@ LEGACY_PUSHES: dict[str, Any] = {
 }
 
 
+#: Other spellings of a push name (the SDK's and older clients') → the name the
+#: subscriptions above give it (their ``push_name``).
+_PUSH_ALIASES: dict[str, str] = {
+    "portfolio.position-changed": "position-changed",
+    "portfolio.order-changed": "order-changed",
+    "subscription-balance-changed": "balance-changed",
+}
+
+
+def canonical_push(name: str) -> str:
+    """The one spelling of a push name: the ``push_name`` of the subscription that produces it.
+
+    >>> canonical_push("portfolio.position-changed")
+    'position-changed'
+    """
+    return _PUSH_ALIASES.get(name, name)
+
+
 _PUSH_SERVICES: dict[str, frozenset[str]] = {}
 for _push, _type in PUSHES.items():
     _PUSH_SERVICES[_push] = frozenset(
@@ -441,12 +602,12 @@ def push_microservices(name: str) -> frozenset[str]:
     return _PUSH_SERVICES.get(name, frozenset())
 
 
-def rpc(name: str) -> RpcSpec | None:
+def rpc(name: str) -> RpcSpec[Any, Any] | None:
     """The catalog entry of an RPC, or ``None`` for an uncatalogued name."""
     return RPCS.get(name)
 
 
-def subscription(name: str) -> SubscriptionSpec | None:
+def subscription(name: str) -> SubscriptionSpec[Any] | None:
     """The catalog entry of a subscription (any spelling), or ``None``."""
     return SUBSCRIPTIONS.get(name)
 

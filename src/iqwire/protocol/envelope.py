@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from iqwire.errors import ProtocolError
+from iqwire.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = ["Frame", "RawFrame", "check_utf8", "decode_frame", "decode_raw_frame", "encode_frame"]
 
@@ -67,13 +67,13 @@ def decode_frame(data: bytes | str) -> Frame:
     """Decode one frame.
 
     Raises:
-        ProtocolError: the data is not JSON, not an object, has no ``name``, or a
+        RemoteProtocolError: the data is not JSON, not an object, has no ``name``, or a
             field has the wrong type. No other exception escapes.
     """
     try:
         return _frame_decoder.decode(data)
     except Exception as exc:  # msgspec raises several types; one boundary, one error
-        raise ProtocolError(_explain(data, exc)) from exc
+        raise RemoteProtocolError(_explain(data, exc)) from exc
 
 
 def check_utf8(data: bytes | str) -> None:
@@ -90,22 +90,22 @@ def decode_raw_frame(data: bytes | str) -> RawFrame:
     """Decode the envelope only; ``msg`` stays raw JSON bytes.
 
     Raises:
-        ProtocolError: as :func:`decode_frame`.
+        RemoteProtocolError: as :func:`decode_frame`.
     """
     try:
         check_utf8(data)
         return _raw_frame_decoder.decode(data)
     except Exception as exc:
-        raise ProtocolError(_explain(data, exc)) from exc
+        raise RemoteProtocolError(_explain(data, exc)) from exc
 
 
 def encode_frame(frame: Frame | RawFrame) -> bytes:
     """Encode a frame as compact JSON bytes.
 
     Raises:
-        ProtocolError: ``msg`` holds something JSON cannot represent.
+        LocalProtocolError: ``msg`` holds something JSON cannot represent.
     """
     try:
         return _encoder.encode(frame)
     except Exception as exc:
-        raise ProtocolError(f"frame cannot be encoded: {exc}") from exc
+        raise LocalProtocolError(f"frame cannot be encoded: {exc}") from exc

@@ -8,7 +8,7 @@ and sends the bytes it gets back. Everything the server sends goes through
 ``request_id`` alone, never by message name; every request gets its own id from
 one counter (``"N"`` for requests, ``"s_N"`` for subscriptions) that survives a
 reconnect. A server that misbehaves yields :class:`MalformedFrame` events; only
-misuse by the caller raises :class:`~iqwire.errors.ProtocolError`.
+misuse by the caller raises :class:`~iqwire.errors.LocalProtocolError`.
 
 Example::
 
@@ -27,7 +27,7 @@ from typing import Any, Union
 
 import msgspec
 
-from iqwire.errors import ProtocolError
+from iqwire.errors import LocalProtocolError, RemoteProtocolError
 from iqwire.models import CommissionChangedError, ErrorBody, Result
 from iqwire.protocol import catalog
 from iqwire.protocol.envelope import RawFrame, check_utf8, decode_raw_frame
@@ -206,7 +206,7 @@ class Session:
 
     def _require_ready(self, what: str) -> None:
         if self._state is not SessionState.READY:
-            raise ProtocolError(
+            raise LocalProtocolError(
                 f"cannot send {what} while the session is {self._state.value}: "
                 "authenticate first and wait for the Authenticated event"
             )
@@ -217,7 +217,7 @@ class Session:
         The SSID goes into the returned bytes only; the session keeps no copy.
         """
         if not ssid:
-            raise ProtocolError("authenticate needs a non-empty SSID")
+            raise LocalProtocolError("authenticate needs a non-empty SSID")
         self._state = transition(self._state, SessionState.AUTHENTICATING)
         request_id = self._next_id()
         self._pending[request_id] = _Pending(_Kind.AUTH, "authenticate", None, False, now)
@@ -260,7 +260,7 @@ class Session:
             data = _encode(_Outgoing("sendMessage", request_id, message))
         except (TypeError, msgspec.EncodeError) as exc:
             del self._pending[request_id]
-            raise ProtocolError(f"body of '{name}' cannot be encoded: {exc}") from exc
+            raise LocalProtocolError(f"body of '{name}' cannot be encoded: {exc}") from exc
         return request_id, data
 
     def subscribe(
@@ -290,11 +290,11 @@ class Session:
         """An ``unsubscribeMessage`` with the subscription's own body; it is forgotten now.
 
         Raises:
-            ProtocolError: no live subscription has this id.
+            LocalProtocolError: no live subscription has this id.
         """
         subscription = self._subscriptions.pop(sub_id, None)
         if subscription is None:
-            raise ProtocolError(f"no live subscription '{sub_id}'")
+            raise LocalProtocolError(f"no live subscription '{sub_id}'")
         self._pending.pop(sub_id, None)
         if self._state is not SessionState.READY:
             return b""
@@ -371,7 +371,7 @@ class Session:
     def _receive_general(self, data: bytes | str) -> list[Event]:
         try:
             frame = decode_raw_frame(data)
-        except ProtocolError as exc:
+        except RemoteProtocolError as exc:
             nameless = self._nameless_reply(data)
             if nameless is not None:
                 frame = nameless

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 
-from iqwire.errors import ProtocolError
+from iqwire.errors import LocalProtocolError
 
 __all__ = ["SessionState", "transition"]
 
@@ -46,8 +46,8 @@ def transition(current: SessionState, target: SessionState) -> SessionState:
     """Return ``target`` if the table allows moving there from ``current``.
 
     Raises:
-        ProtocolError: the move is not allowed.
+        LocalProtocolError: the move is not allowed.
     """
     if target not in _ALLOWED[current]:
-        raise ProtocolError(f"session cannot go from {current.value} to {target.value}")
+        raise LocalProtocolError(f"session cannot go from {current.value} to {target.value}")
     return target

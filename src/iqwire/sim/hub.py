@@ -25,7 +25,7 @@ _ids = itertools.count(1)
 class SubscriptionEntry:
     """One subscription of one connection: the catalog entry and its filters."""
 
-    spec: SubscriptionSpec
+    spec: SubscriptionSpec[Any]
     filters: tuple[tuple[str, Any], ...]
 
     def matches(self, payload_fields: dict[str, Any]) -> bool:
@@ -55,7 +55,9 @@ class Connection:
         return f"Connection(conn_id={self.conn_id}, user={self.user!r})"
 
 
-def normalise_filters(spec: SubscriptionSpec, filters: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+def normalise_filters(
+    spec: SubscriptionSpec[Any], filters: dict[str, Any] | None
+) -> tuple[tuple[str, Any], ...]:
     """Routing filters as a hashable, canonical tuple (numeric strings become ints)."""
     if not filters:
         return ()

@@ -1,7 +1,26 @@
-"""Trading: blitz options placed once and awaited, the portfolio tracker."""
+"""Trading above the client: a :class:`Trader` with one module per product.
 
-from iqwire.trading.blitz import blitz_expiry, buy_blitz, resolve_active
+Example::
+
+    trader = Trader(client)
+    trade = await trader.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
+"""
+
+from iqwire.trading.blitz import blitz_expiry
+from iqwire.trading.client import TradingClient
+from iqwire.trading.desk import Desk
+from iqwire.trading.payouts import Payouts
 from iqwire.trading.portfolio import Portfolio
 from iqwire.trading.trade import Trade, TradeResult
+from iqwire.trading.trader import Trader
 
-__all__ = ["Portfolio", "Trade", "TradeResult", "blitz_expiry", "buy_blitz", "resolve_active"]
+__all__ = [
+    "Desk",
+    "Payouts",
+    "Portfolio",
+    "Trade",
+    "TradeResult",
+    "Trader",
+    "TradingClient",
+    "blitz_expiry",
+]

@@ -1,58 +1,45 @@
-"""Placing blitz options: validate, price, send once, reconcile when the answer is lost.
+"""Blitz options: validate, price, send once, reconcile when the answer is lost.
 
 This is the most careful path of the library. ``open-option`` is sent at most
-once per attempt, and a new attempt is made only after the server refused the
-previous one outright (4117, payout changed). When the connection drops (or the
-answer times out) after sending, the trade may or may not exist: the client
-reconnects and looks for it among the open positions and the recent history,
-matching active, direction, amount, expiry and creation time.
+once per attempt (:func:`~iqwire.trading.reconcile.send_once`), and a new
+attempt is made only after the server refused the previous one outright (4117,
+payout changed). When the connection drops (or the answer times out) after
+sending, the trade may or may not exist: the desk waits for the reconnect and
+looks for it among the open positions and the recent history, matching active,
+direction, amount, expiry and creation time. REAL balances are refused by the
+client's real-money lock, which every money request passes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING
 
-from iqwire.errors import (
-    ConnectionLost,
-    InsufficientBalance,
-    InvalidOrder,
-    MarketClosed,
-    OutcomeUnknown,
-    PayoutChanged,
-    RealMoneyLocked,
-    RequestTimeout,
-    TradeNotPlaced,
-    TradeStateUnknown,
-)
+from iqwire import actives
+from iqwire.errors import InsufficientBalance, InvalidOrder, MarketClosed, PayoutChanged
 from iqwire.models import (
     BLITZ_OPTION_TYPE_ID,
     Balance,
     BalanceType,
     Direction,
-    InitActive,
     OpenOptionRequest,
     Option,
     Position,
     price_to_value,
 )
-from iqwire.trading.trade import Trade, TradeResult
+from iqwire.protocol import catalog
+from iqwire.trading.desk import Desk
+from iqwire.trading.reconcile import LOST, find_placed, opened_near, read_positions, send_once
+from iqwire.trading.trade import Trade
 
-if TYPE_CHECKING:
-    from iqwire.client.client import Client
-
-__all__ = ["blitz_expiry", "buy_blitz", "resolve_active", "wait_outcome"]
+__all__ = ["INSTRUMENT_TYPE", "blitz_expiry", "buy"]
 
 log = logging.getLogger("iqwire.trading")
 
-#: How far (seconds) a reconciled position's open time may be from the send time.
-RECONCILE_WINDOW = 10.0
-#: How long to wait for the connection to come back before reconciling.
-RECONNECT_WAIT = 30.0
-#: Connection states that will not come back by themselves.
-_GONE = frozenset({"closed", "auth_failed", "disconnected"})
+#: The ``instrument_type`` of blitz positions.
+INSTRUMENT_TYPE = "blitz-option"
+#: The initialization-data group of blitz actives (and the payout cache's product key).
+PRODUCT = "blitz"
 
 
 def blitz_expiry(server_time: float, expiration: int) -> int:
@@ -64,54 +51,8 @@ def blitz_expiry(server_time: float, expiration: int) -> int:
     return math.floor(server_time) + expiration
 
 
-def resolve_active(client: Client, active: str | int) -> InitActive:
-    """Find an active of the blitz group by id, ticker or name (case-insensitive).
-
-    Raises:
-        InvalidOrder: no such active.
-    """
-    init = client.cached_initialization_data
-    if init is None:
-        raise InvalidOrder("initialization data not loaded")
-    actives = init.blitz.all()
-    if isinstance(active, int) or (isinstance(active, str) and active.isdigit()):
-        wanted_id = int(active)
-        for candidate in actives:
-            if candidate.id == wanted_id:
-                return candidate
-        raise InvalidOrder(f"unknown active id {wanted_id}: it is not offered for blitz options")
-    wanted = active.strip().upper()
-    for candidate in actives:
-        names = {candidate.name.upper(), candidate.name.upper().removeprefix("FRONT.")}
-        if candidate.ticker:
-            names.add(candidate.ticker.upper())
-        if wanted in names:
-            return candidate
-    raise InvalidOrder(f"unknown active {active!r}: it is not offered for blitz options")
-
-
-async def _balance(client: Client, balance: BalanceType | int) -> Balance:
-    balances = await client.get_balances()
-    for candidate in balances:
-        if (isinstance(balance, BalanceType) and candidate.type == balance) or (
-            not isinstance(balance, BalanceType) and candidate.id == balance
-        ):
-            return candidate
-    raise InvalidOrder(f"no balance {balance!r} on this account")
-
-
-async def _current_price(client: Client, active_id: int) -> float:
-    latest = client.latest_price(active_id)
-    if latest is not None:
-        return latest
-    candles = await client.get_candles(active_id, 1, count=1)
-    if not candles:
-        raise MarketClosed(f"active {active_id} has no recent price; it is probably closed")
-    return candles[-1].close
-
-
-async def buy_blitz(
-    client: Client,
+async def buy(
+    desk: Desk,
     active: str | int,
     direction: str | Direction,
     amount: float,
@@ -122,17 +63,13 @@ async def buy_blitz(
     max_requotes: int | None = None,
     min_payout: float | None = None,
 ) -> Trade:
-    """Place a blitz option and return the live :class:`Trade` (see ``Client.buy_blitz``)."""
+    """Place a blitz option and return the live :class:`Trade` (see :meth:`Trader.buy_blitz`)."""
     direction = Direction(direction.lower() if isinstance(direction, str) else direction)
     if not math.isfinite(amount) or amount <= 0:
         raise InvalidOrder(f"amount must be a positive number, not {amount!r}")
-    target = await _balance(client, balance)
-    if target.type == BalanceType.REAL and not client.allow_real_money:
-        raise RealMoneyLocked(
-            "refusing to trade on a REAL balance: create the client with allow_real_money=True to trade real money"
-        )
-    await client.get_initialization_data(refresh=client.cached_initialization_data is None)
-    spec = resolve_active(client, active)
+    target = await desk.balance(balance)
+    await desk.client.lock.check("open a blitz option", target.id)  # before anything else is asked
+    spec = actives.resolve(active, await desk.actives(), groups=(PRODUCT,))
     if expiration not in spec.option.expiration_times:
         offered = ", ".join(str(e) for e in spec.option.expiration_times)
         raise InvalidOrder(
@@ -147,16 +84,19 @@ async def buy_blitz(
             f"amount {amount:g} is more than the balance {target.amount:.2f} {target.currency or ''}"
         )
     attempts = 1 + (max_requotes if max_requotes is not None else (1 if requote else 0))
-    await client.portfolio.start()
+    await desk.portfolio.start()
+    await desk.portfolio.follow(INSTRUMENT_TYPE)
+    client = desk.client
     for attempt in range(attempts):
-        commission = client.commission(spec.id)
+        commission = desk.payouts.commission(spec.id, PRODUCT)
         payout = 100 - commission
         if min_payout is not None and payout < min_payout:
             raise PayoutChanged(spec.id, commission)
         now = client.server_time()
         if not spec.is_open_at(now) or not spec.is_open_at(now + expiration):
             raise MarketClosed(f"{spec.ticker or spec.id} is closed for trading now")
-        price = await _current_price(client, spec.id)
+        price = await desk.price(spec.id)
+        now = client.server_time()  # after the price round trip: the expiry is computed last
         body = OpenOptionRequest(
             user_balance_id=target.id,
             active_id=spec.id,
@@ -170,31 +110,21 @@ async def buy_blitz(
             refund_value=0,
         )
         try:
-            option = await _send_once(client, body)
+            option = await send_once(client, catalog.OPEN_OPTION, body)
         except PayoutChanged as exc:
-            client.set_commission(spec.id, exc.commission)
+            desk.payouts.set_commission(spec.id, exc.commission, PRODUCT)
             if attempt + 1 >= attempts:
                 raise
             log.info("payout of %s changed to %.0f%%; re-quoting", spec.id, 100 - exc.commission)
             continue
-        except (ConnectionLost, RequestTimeout) as exc:
-            log.warning("open-option for %s: %s; reconciling", spec.id, exc)
-            return await _reconcile(client, body, target, sent_at=now, payout=payout)
-        return _trade(client, option, target, payout, expiration)
+        if option is LOST:
+            return await _reconcile(desk, body, target, sent_at=now, payout=payout)
+        return _trade(desk, option, target, payout, expiration)
     raise AssertionError("unreachable: the loop returns or raises")
 
 
-async def _send_once(client: Client, body: OpenOptionRequest) -> Option:
-    option = await client.request("binary-options.open-option", "2.0", body)
-    if not isinstance(option, Option):
-        from iqwire.errors import ProtocolError
-
-        raise ProtocolError("open-option reply is not an option")
-    return option
-
-
-def _trade(client: Client, option: Option, balance: Balance, payout: float, expiration: int) -> Trade:
-    client.portfolio.claimed.add(option.id)
+def _trade(desk: Desk, option: Option, balance: Balance, payout: float, expiration: int) -> Trade:
+    desk.portfolio.claim(option.id)
     return Trade(
         id=option.id,
         active_id=option.act,
@@ -207,7 +137,7 @@ def _trade(client: Client, option: Option, balance: Balance, payout: float, expi
         expires=option.exp,
         expiration=expiration,
         payout=payout,
-        wait_outcome=lambda trade, grace: wait_outcome(client, trade, grace),
+        wait_outcome=desk.outcome,
     )
 
 
@@ -221,122 +151,32 @@ def _matches(position: Position, body: OpenOptionRequest, sent_at: float) -> boo
     size = body.expiration_size or 0
     if position.expiration_size is not None and position.expiration_size != size:
         return False
-    opened = position.open_time
-    if opened is not None:
-        opened_s = opened / 1000 if opened > 1e11 else opened
-        if not sent_at - RECONCILE_WINDOW <= opened_s <= sent_at + RECONCILE_WINDOW:
-            return False
-    return True
-
-
-async def _lookup_positions(client: Client, body: OpenOptionRequest) -> tuple[list[Position], list[Position]]:
-    """Open positions and recent history, retried across further losses for up to RECONNECT_WAIT."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RECONNECT_WAIT
-    while True:
-        try:
-            await client.wait_connected(max(0.0, deadline - loop.time()))
-            open_now = await client.get_positions(body.user_balance_id, instrument_types=["blitz-option"])
-            recent = await client.get_history_positions(
-                body.user_balance_id, instrument_types=["blitz-option"], limit=100
-            )
-            return open_now, recent
-        except (ConnectionLost, RequestTimeout) as exc:
-            if loop.time() >= deadline or client.state.value in _GONE:
-                raise TradeStateUnknown(
-                    f"the answer to open-option was lost and the positions could not be read ({exc}); "
-                    "the trade may or may not exist: check the open positions",
-                    [],
-                ) from exc
-            log.info("reconciliation lookup failed (%s); retrying", exc)
-            await asyncio.sleep(0.05)
+    return opened_near(position, sent_at)
 
 
 async def _reconcile(
-    client: Client, body: OpenOptionRequest, balance: Balance, *, sent_at: float, payout: float
+    desk: Desk, body: OpenOptionRequest, balance: Balance, *, sent_at: float, payout: float
 ) -> Trade:
-    open_now, recent = await _lookup_positions(client, body)
-    seen: dict[int, Position] = {}
-    for position in open_now + recent:
-        option_id = position.option_id
-        if (
-            option_id is not None
-            and option_id not in client.portfolio.claimed
-            and _matches(position, body, sent_at)
-        ):
-            seen.setdefault(option_id, position)
-    candidates = list(seen.values())
-    if not candidates:
-        raise TradeNotPlaced(
-            "the connection dropped after sending open-option and no matching position exists: the trade was not placed"
-        )
-    if len(candidates) > 1:
-        raise TradeStateUnknown(
-            f"{len(candidates)} positions match the lost open-option; cannot tell which is this trade",
-            candidates,
-        )
-    position = candidates[0]
-    option_id = position.option_id
-    assert option_id is not None
-    client.portfolio.claimed.add(option_id)
-    client.portfolio.apply(position)
-    expires = position.expiration_time or (body.expired or 0)
-    log.info("reconciled the lost open-option: it was placed as option %s", option_id)
+    positions = await read_positions(
+        desk.client, balance_id=body.user_balance_id, instrument_types=[INSTRUMENT_TYPE], what="open-option"
+    )
+    position = find_placed(
+        positions, desk.portfolio, lambda p: _matches(p, body, sent_at), what="open-option"
+    )
+    assert position.option_id is not None
+    expires = position.expiration_time_s or (body.expired or 0)
     return Trade(
-        id=option_id,
+        id=position.option_id,
         active_id=body.active_id,
         direction=body.direction,
         amount=body.price,
         balance_id=balance.id,
         balance_type=balance.type,
         open_price=position.open_quote if position.open_quote is not None else 0.0,
-        created=int(position.open_time or sent_at),
+        created=int(position.open_time_s or sent_at),
         expires=int(expires),
         expiration=body.expiration_size or 0,
         payout=payout,
-        wait_outcome=lambda trade, grace: wait_outcome(client, trade, grace),
+        wait_outcome=desk.outcome,
         reconciled=True,
     )
-
-
-async def wait_outcome(client: Client, trade: Trade, grace: float | None) -> TradeResult:
-    """Wait for a trade's close push; fall back to history; give up after expiry + grace."""
-    grace = client.outcome_grace if grace is None else grace
-    future = client.portfolio.wait_closed(trade.id)
-    next_lookup = trade.expires + 1.0
-    try:
-        while True:
-            remaining = trade.expires + grace - client.server_time()
-            if remaining <= 0:
-                break
-            try:
-                position = await asyncio.wait_for(asyncio.shield(future), timeout=min(remaining, 1.0))
-            except TimeoutError:
-                if client.server_time() > next_lookup and client.is_connected:
-                    # Past expiry without a push: the close may have been missed.
-                    next_lookup = client.server_time() + 5.0
-                    found = await _from_history(client, trade)
-                    if found is not None:
-                        return TradeResult.from_position(found)
-                continue
-            return TradeResult.from_position(position)
-        found = await _from_history(client, trade)
-        if found is not None:
-            return TradeResult.from_position(found)
-    finally:
-        if not future.done():
-            future.cancel()
-    raise OutcomeUnknown(
-        f"trade {trade.id} expired at {trade.expires} but no close arrived within {grace:.0f}s; "
-        "check portfolio.get-history-positions later",
-        position=client.portfolio.open.get(trade.id),
-    )
-
-
-async def _from_history(client: Client, trade: Trade) -> Position | None:
-    if trade.id in client.portfolio.closed:
-        return client.portfolio.closed[trade.id]
-    try:
-        return await client.portfolio.fetch_closed(trade.id)
-    except (ConnectionLost, RequestTimeout):
-        return None

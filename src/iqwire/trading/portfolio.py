@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from iqwire.errors import IqwireError
 from iqwire.models import Balance, BalanceChanged, Position
-
-if TYPE_CHECKING:
-    from iqwire.client.client import Client
+from iqwire.trading.client import TradingClient
 
 __all__ = ["Portfolio"]
 
@@ -23,14 +22,20 @@ log = logging.getLogger("iqwire.trading.portfolio")
 class Portfolio:
     """What the account holds, from pushes, re-synchronised after every reconnect.
 
-    ``client.portfolio`` starts itself before the first trade. Example::
+    It follows the positions of the instrument types given (and of any added later
+    with :meth:`follow`). ``trader.portfolio`` starts itself before the first trade.
+    It also records which positions a trade of this process *claimed*, so that a
+    reconciliation never mistakes one trade's position for another's.
 
-        await client.portfolio.start()
-        print(client.portfolio.open_positions, client.portfolio.realised_pnl_today())
+    Example::
+
+        await trader.portfolio.start()
+        print(trader.portfolio.open_positions, trader.portfolio.realised_pnl_today())
     """
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: TradingClient, instrument_types: Iterable[str] = ("blitz-option",)) -> None:
         self._client = client
+        self._types: list[str] = list(dict.fromkeys(instrument_types))
         self.open: dict[int, Position] = {}
         self.closed: dict[int, Position] = {}
         self.balances: dict[int, Balance] = {}
@@ -39,7 +44,8 @@ class Portfolio:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._start_lock = asyncio.Lock()
-        self.claimed: set[int] = set()
+        self._hooked = False
+        self._claimed: set[int] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -48,25 +54,62 @@ class Portfolio:
         async with self._start_lock:
             if self._started:
                 return
-            positions = self._client.positions_changed(instrument_type="blitz-option")
             balances = self._client.balance_changes()
-            await positions.__aenter__()
-            try:
-                await balances.__aenter__()
-            except BaseException:
-                await positions.aclose()
-                raise
+            await balances.__aenter__()
             self._tasks = [
                 asyncio.create_task(
-                    self._consume(positions, self._on_position), name="iqwire-portfolio-positions"
-                ),
-                asyncio.create_task(
                     self._consume(balances, self._on_balance), name="iqwire-portfolio-balances"
-                ),
+                )
             ]
-            self._client.on_reconnect(self.resync)
+            try:
+                for instrument_type in self._types:
+                    await self._follow_pushes(instrument_type)
+            except BaseException:
+                await self.stop()
+                raise
+            if not self._hooked:
+                self._client.on_reconnect(self.resync)
+                self._hooked = True
             self._started = True
         await self.resync()
+
+    async def follow(self, instrument_type: str) -> None:
+        """Also follow the positions of this instrument type (a product's first trade does it).
+
+        Example::
+
+            await trader.portfolio.follow("turbo-option")
+        """
+        async with self._start_lock:
+            if instrument_type in self._types:
+                return
+            self._types.append(instrument_type)
+            if self._started:
+                await self._follow_pushes(instrument_type)
+
+    async def _follow_pushes(self, instrument_type: str) -> None:
+        positions = self._client.positions_changed(instrument_type=instrument_type)
+        await positions.__aenter__()
+        self._tasks.append(
+            asyncio.create_task(
+                self._consume(positions, self._on_position), name=f"iqwire-portfolio-{instrument_type}"
+            )
+        )
+
+    @property
+    def instrument_types(self) -> list[str]:
+        """The instrument types whose positions are followed."""
+        return list(self._types)
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def claim(self, option_id: int) -> None:
+        """Record that a trade of this process owns this position."""
+        self._claimed.add(option_id)
+
+    def is_claimed(self, option_id: int) -> bool:
+        """Whether a trade of this process already owns this position."""
+        return option_id in self._claimed
 
     async def stop(self) -> None:
         """Stop following pushes."""
@@ -117,7 +160,7 @@ class Portfolio:
     @property
     def open_positions(self) -> list[Position]:
         """Open positions, oldest first."""
-        return sorted(self.open.values(), key=lambda p: (p.open_time or 0, p.option_id or 0))
+        return sorted(self.open.values(), key=lambda p: (p.open_time_s or 0, p.option_id or 0))
 
     def realised_pnl_today(self, balance_id: int | None = None, *, now: float | None = None) -> float:
         """Realised P&L of positions closed today (UTC), for one balance or all."""
@@ -126,11 +169,8 @@ class Portfolio:
         for position in self.closed.values():
             if balance_id is not None and position.user_balance_id != balance_id:
                 continue
-            closed_at = position.close_time or position.expiration_time or 0
-            if (
-                datetime.fromtimestamp(closed_at / 1000 if closed_at > 1e11 else closed_at, tz=UTC).date()
-                == day
-            ):
+            closed_at = position.close_time_s or position.expiration_time_s or 0
+            if datetime.fromtimestamp(closed_at, tz=UTC).date() == day:
                 total += position.pnl or 0.0
         return round(total, 2)
 
@@ -151,7 +191,7 @@ class Portfolio:
         try:
             for balance in await self._client.get_balances():
                 self.balances[balance.id] = balance
-            current = await self._client.get_positions(instrument_types=["blitz-option"])
+            current = await self._client.get_positions(instrument_types=list(self._types))
         except IqwireError as exc:
             log.warning("portfolio resync failed: %s", exc)
             return
@@ -173,7 +213,7 @@ class Portfolio:
         """Look a position up in history by option id; apply it if it closed."""
         try:
             found = await self._client.get_history_positions(
-                external_id=option_id, instrument_types=["blitz-option"]
+                external_id=option_id, instrument_types=list(self._types)
             )
         except IqwireError as exc:
             log.warning("history lookup of option %s failed: %s", option_id, exc)

@@ -48,7 +48,7 @@ class Trade:
 
     Example::
 
-        trade = await client.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
+        trade = await trader.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
         print(trade.id, trade.open_price, trade.expires_at)
         result = await trade.outcome()
         print(result.outcome, result.pnl)

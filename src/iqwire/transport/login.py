@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from iqwire.errors import AuthError, ConnectionLost
+from iqwire.transport._errors import certificate_error, find_certificate_error
 
 __all__ = ["DEFAULT_LOGIN_URL", "LoginResult", "TwoFactor", "http_login", "http_logout"]
 
@@ -111,6 +112,7 @@ async def http_login(
         AuthError: wrong credentials, a missing or wrong two-factor code, or an
             unexpected answer. The message never contains the password.
         ConnectionLost: the login server could not be reached.
+        TLSError: the login server's certificate was refused.
     """
     verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
     try:
@@ -138,6 +140,9 @@ async def http_login(
                 raise AuthError("login succeeded but the answer carried no SSID")
             return LoginResult(ssid)
     except httpx.HTTPError as exc:
+        refused = find_certificate_error(exc)
+        if refused is not None:
+            raise certificate_error(login_url, refused) from exc
         raise ConnectionLost(
             f"cannot reach the login server {login_url}: {type(exc).__name__}: {exc}"
         ) from exc

@@ -129,8 +129,8 @@ class PicowsTransport:
         """Connect.
 
         Raises:
-            ConnectionLost: the server could not be reached, refused the upgrade, or
-                its certificate did not verify.
+            ConnectionLost: the server could not be reached or refused the upgrade.
+            TLSError: its certificate did not verify.
         """
         kwargs: dict[str, Any] = {
             "websocket_handshake_timeout": open_timeout,

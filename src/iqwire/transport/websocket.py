@@ -95,8 +95,8 @@ class ConnectionTransport:
         """Connect.
 
         Raises:
-            ConnectionLost: the server could not be reached, refused the upgrade, or
-                its certificate did not verify.
+            ConnectionLost: the server could not be reached or refused the upgrade.
+            TLSError: its certificate did not verify.
         """
         kwargs: dict[str, Any] = {
             "open_timeout": open_timeout,
@@ -354,8 +354,8 @@ class WebSocketTransport:
         """Connect (through a configured proxy: a :class:`ConnectionTransport`).
 
         Raises:
-            ConnectionLost: the server could not be reached, refused the upgrade, or
-                its certificate did not verify.
+            ConnectionLost: the server could not be reached or refused the upgrade.
+            TLSError: its certificate did not verify.
         """
         try:
             uri = parse_uri(url)

@@ -13,6 +13,7 @@ from iqwire.bot.recovery import rebuild_guard, recover
 from iqwire.client import Client
 from iqwire.models import BalanceType, Candle, Outcome
 from iqwire.sim import ManualClock, Simulator
+from iqwire.trading import Trader
 
 #: A Thursday, 2026-02-12 12:25 UTC: the forex and OTC actives are open.
 START = 1_770_899_100
@@ -39,7 +40,7 @@ async def test_every_recovery_rule(tmp_path: Path) -> None:
 
         async def placed(amount: float, *, answer: bool) -> tuple[int, int]:
             intent_id = journal.record_intent(run, _intent(client, balance_id, amount))
-            trade = await client.buy_blitz(OTC, "call", amount, 5)
+            trade = await Trader(client).buy_blitz(OTC, "call", amount, 5)
             if answer:
                 journal.record_answer(
                     intent_id, Answer("option", trade.id, trade.created, trade.expires, trade.open_price, 85.0),
@@ -122,7 +123,7 @@ async def test_a_restart_keeps_the_daily_loss_limit_and_adopts_open_trades(tmp_p
                 journal.record_answer(lost, Answer("option", 500 + n, START - 600, START - 595), at=START)
                 journal.record_outcome(lost, Outcome.LOSS, -10.0, close_price=1.0, closed_at=START - 595)
             open_intent = journal.record_intent(run, _intent(client, balance_id, 2))
-            trade = await client.buy_blitz(OTC, "call", 2, 5)
+            trade = await Trader(client).buy_blitz(OTC, "call", 2, 5)
             journal.record_answer(
                 open_intent, Answer("option", trade.id, trade.created, trade.expires), at=START
             )

@@ -8,7 +8,7 @@ import pytest
 from client_helpers import DEADLINE, MakeClient, Wiretap, server_connections, wait_connected, wait_until
 
 from iqwire.client import Client, ConnectionState
-from iqwire.errors import ConnectionLost
+from iqwire.errors import ConnectionLost, NotConnected
 from iqwire.models import Candle
 from iqwire.sim import Simulator
 
@@ -71,12 +71,13 @@ async def test_closing_a_client_that_never_connected(make_client: MakeClient) ->
     assert client.state is ConnectionState.CLOSED
 
 
-async def test_a_request_after_close_is_connection_lost(make_client: MakeClient) -> None:
+async def test_a_request_after_close_is_not_connected(make_client: MakeClient) -> None:
     client = await make_client()
     await client.close()
 
-    with pytest.raises(ConnectionLost, match="closed"):
+    with pytest.raises(NotConnected, match="closed") as caught:
         await client.get_profile()
+    assert not isinstance(caught.value, ConnectionLost)  # nothing was in flight: do not retry
 
 
 async def test_streams_end_when_the_client_closes(make_client: MakeClient, sim: Simulator) -> None:

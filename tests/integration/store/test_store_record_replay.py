@@ -56,7 +56,7 @@ async def test_the_recording_holds_neither_the_ssid_nor_the_password(
         login_url=private_sim.login_url,
         record_to=path,
     ) as client:
-        ssid = client._ssid
+        ssid = client.ssid
         assert ssid is not None and len(ssid) >= 8
         await session(client, lambda: private_sim.advance(1))
     raw = path.read_bytes()
@@ -102,7 +102,7 @@ async def test_a_replayed_session_gives_the_client_the_same_results(
                 login_url=server.login_url,
                 request_timeout=5.0,
             ) as replayed:
-                assert replayed._ssid == DUMMY_SSID
+                assert replayed.ssid == DUMMY_SSID
                 again = await session(replayed, nothing)
             assert server.unmatched == []
         assert again == recorded

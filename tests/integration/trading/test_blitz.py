@@ -17,7 +17,7 @@ from iqwire.errors import (
 )
 from iqwire.models import BalanceType, Outcome
 from iqwire.sim import ManualClock, Simulator
-from iqwire.trading import Trade, TradeResult, blitz_expiry
+from iqwire.trading import Trade, Trader, TradeResult, blitz_expiry
 
 EURUSD_OTC = 76
 
@@ -46,11 +46,13 @@ def test_expiry_rule_is_floor_of_server_time_plus_size() -> None:
 
 
 @pytest.mark.parametrize("want", [Outcome.WIN, Outcome.LOSS])
-async def test_win_and_loss_settle_with_the_right_pnl(sim: Simulator, client: Client, want: Outcome) -> None:
+async def test_win_and_loss_settle_with_the_right_pnl(
+    sim: Simulator, client: Client, trader: Trader, want: Outcome
+) -> None:
     before = sim.balances()[1].amount
     direction = _direction_for(sim, EURUSD_OTC, 5, want)
 
-    trade = await client.buy_blitz("EURUSD-OTC", direction, 10, expiration=5)
+    trade = await trader.buy_blitz("EURUSD-OTC", direction, 10, expiration=5)
     result = await _settle(sim, trade)
 
     assert result.outcome is want
@@ -76,9 +78,10 @@ async def test_equal_prices_refund_the_stake() -> None:
     )
     async with Simulator(seed=7, clock=ManualClock(start - 2)) as sim:
         async with Client(ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url) as client:
+            trader = Trader(client)
             await sim.advance(2)
             before = sim.balances()[1].amount
-            trade = await client.buy_blitz(1938, "call", 25, expiration=5)
+            trade = await trader.buy_blitz(1938, "call", 25, expiration=5)
             result = await _settle(sim, trade)
     assert result.outcome is Outcome.EQUAL
     assert result.pnl == 0
@@ -87,37 +90,39 @@ async def test_equal_prices_refund_the_stake() -> None:
 
 
 async def test_payout_change_raises_payout_changed_and_updates_the_cache(
-    sim: Simulator, client: Client
+    sim: Simulator, client: Client, trader: Trader
 ) -> None:
     await client.get_initialization_data()
     sim.set_commission(EURUSD_OTC, 25)
     positions_before = len(sim.positions())
 
     with pytest.raises(PayoutChanged) as caught:
-        await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=5)
+        await trader.buy_blitz(EURUSD_OTC, "call", 10, expiration=5)
 
     assert caught.value.commission == 25
     assert caught.value.active_id == EURUSD_OTC
-    assert client.commission(EURUSD_OTC) == 25
+    assert trader.commission(EURUSD_OTC) == 25
     assert len(sim.positions()) == positions_before
 
 
-async def test_requote_retries_once_with_the_new_payout(sim: Simulator, client: Client) -> None:
+async def test_requote_retries_once_with_the_new_payout(
+    sim: Simulator, client: Client, trader: Trader
+) -> None:
     await client.get_initialization_data()
     sim.set_commission(EURUSD_OTC, 20)
 
-    trade = await client.buy_blitz(EURUSD_OTC, "put", 10, expiration=5, requote=True)
+    trade = await trader.buy_blitz(EURUSD_OTC, "put", 10, expiration=5, requote=True)
 
     assert trade.payout == 80
     assert len(sim.positions()) == 1
 
 
-async def test_requote_refused_below_min_payout(sim: Simulator, client: Client) -> None:
+async def test_requote_refused_below_min_payout(sim: Simulator, client: Client, trader: Trader) -> None:
     await client.get_initialization_data()
     sim.set_commission(EURUSD_OTC, 30)
 
     with pytest.raises(PayoutChanged):
-        await client.buy_blitz(EURUSD_OTC, "put", 10, expiration=5, requote=True, min_payout=75)
+        await trader.buy_blitz(EURUSD_OTC, "put", 10, expiration=5, requote=True, min_payout=75)
 
     assert sim.positions() == []
 
@@ -126,36 +131,39 @@ async def test_closed_market_sends_nothing() -> None:
     saturday = 1_771_063_200  # 2026-02-14 10:00 UTC
     async with Simulator(seed=7, clock=ManualClock(saturday)) as sim:
         async with Client(ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url) as client:
+            trader = Trader(client)
             with pytest.raises(MarketClosed):
-                await client.buy_blitz("EURUSD", "call", 10, expiration=30)
+                await trader.buy_blitz("EURUSD", "call", 10, expiration=30)
             # OTC trades around the clock.
-            trade = await client.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
+            trade = await trader.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
             assert trade.id > 0
             assert len(sim.positions()) == 1
 
 
-async def test_invalid_orders_are_refused_before_sending(sim: Simulator, client: Client) -> None:
+async def test_invalid_orders_are_refused_before_sending(
+    sim: Simulator, client: Client, trader: Trader
+) -> None:
     with pytest.raises(InsufficientBalance):
-        await client.buy_blitz(EURUSD_OTC, "call", 1500, expiration=5, balance=BalanceType.TOURNAMENT)
+        await trader.buy_blitz(EURUSD_OTC, "call", 1500, expiration=5, balance=BalanceType.TOURNAMENT)
     with pytest.raises(InvalidOrder, match="expiration 7s"):
-        await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=7)
+        await trader.buy_blitz(EURUSD_OTC, "call", 10, expiration=7)
     with pytest.raises(InvalidOrder, match="outside the limits"):
-        await client.buy_blitz(EURUSD_OTC, "call", 0.5, expiration=5)
+        await trader.buy_blitz(EURUSD_OTC, "call", 0.5, expiration=5)
     with pytest.raises(InvalidOrder, match="unknown active"):
-        await client.buy_blitz("NOPE-OTC", "call", 10, expiration=5)
+        await trader.buy_blitz("NOPE-OTC", "call", 10, expiration=5)
     with pytest.raises(InvalidOrder):
-        await client.buy_blitz(EURUSD_OTC, "call", float("nan"), expiration=5)
+        await trader.buy_blitz(EURUSD_OTC, "call", float("nan"), expiration=5)
     with pytest.raises(ValueError, match="sideways"):
-        await client.buy_blitz(EURUSD_OTC, "sideways", 10, expiration=5)
+        await trader.buy_blitz(EURUSD_OTC, "sideways", 10, expiration=5)
     assert sim.positions() == []
 
 
-async def test_real_money_is_locked_without_opt_in(sim: Simulator, client: Client) -> None:
+async def test_real_money_is_locked_without_opt_in(sim: Simulator, client: Client, trader: Trader) -> None:
     with pytest.raises(RealMoneyLocked):
-        await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=BalanceType.REAL)
+        await trader.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=BalanceType.REAL)
     real = sim.balances()[0]
     with pytest.raises(RealMoneyLocked):
-        await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=real.id)
+        await trader.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=real.id)
     assert sim.positions() == []
     assert sim.balances()[0].amount == real.amount
 
@@ -164,23 +172,23 @@ async def test_real_money_trades_with_opt_in(sim: Simulator) -> None:
     async with Client(
         ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url, allow_real_money=True
     ) as client:
-        trade = await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=BalanceType.REAL)
+        trade = await Trader(client).buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=BalanceType.REAL)
         assert trade.balance_type is BalanceType.REAL
     assert sim.balances()[0].amount == 90
 
 
-async def test_tournament_balance_trades_like_demo(sim: Simulator, client: Client) -> None:
-    trade = await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=BalanceType.TOURNAMENT)
+async def test_tournament_balance_trades_like_demo(sim: Simulator, client: Client, trader: Trader) -> None:
+    trade = await trader.buy_blitz(EURUSD_OTC, "call", 10, expiration=5, balance=BalanceType.TOURNAMENT)
     assert trade.balance_type is BalanceType.TOURNAMENT
     assert sim.balances()[2].amount == 990
 
 
 async def test_twenty_concurrent_trades_all_settle_and_the_ledgers_agree(
-    sim: Simulator, client: Client
+    sim: Simulator, client: Client, trader: Trader
 ) -> None:
     start = sim.balances()[1].amount
     trades = await asyncio.gather(
-        *(client.buy_blitz(EURUSD_OTC, "call" if i % 2 else "put", 5 + i, expiration=5) for i in range(20))
+        *(trader.buy_blitz(EURUSD_OTC, "call" if i % 2 else "put", 5 + i, expiration=5) for i in range(20))
     )
     assert len({t.id for t in trades}) == 20
     waiter = asyncio.gather(*(t.outcome() for t in trades))
@@ -191,15 +199,17 @@ async def test_twenty_concurrent_trades_all_settle_and_the_ledgers_agree(
     server = sim.balances()[1].amount
     assert server == pytest.approx(start + sum(r.pnl for r in results))
     await asyncio.sleep(0.05)
-    assert client.portfolio.balances[sim.balances()[1].id].amount == pytest.approx(server)
-    assert client.portfolio.realised_pnl_today() == pytest.approx(sum(r.pnl for r in results))
-    assert client.portfolio.open_positions == []
+    assert trader.portfolio.balances[sim.balances()[1].id].amount == pytest.approx(server)
+    assert trader.portfolio.realised_pnl_today() == pytest.approx(sum(r.pnl for r in results))
+    assert trader.portfolio.open_positions == []
 
 
-async def test_answer_lost_after_execution_is_reconciled(sim: Simulator, client: Client) -> None:
-    await client.portfolio.start()
+async def test_answer_lost_after_execution_is_reconciled(
+    sim: Simulator, client: Client, trader: Trader
+) -> None:
+    await trader.portfolio.start()
     sim.drop_responses("binary-options.open-option")
-    buying = asyncio.create_task(client.buy_blitz(EURUSD_OTC, "put", 11, expiration=5))
+    buying = asyncio.create_task(trader.buy_blitz(EURUSD_OTC, "put", 11, expiration=5))
     for _ in range(500):  # drop the connection only once the server has executed the trade
         if any(p.amount == 11 for p in sim.positions()):
             break
@@ -215,8 +225,8 @@ async def test_answer_lost_after_execution_is_reconciled(sim: Simulator, client:
     assert result.outcome in (Outcome.WIN, Outcome.LOSS, Outcome.EQUAL)
 
 
-async def test_missed_close_push_is_read_from_history(sim: Simulator, client: Client) -> None:
-    trade = await client.buy_blitz(EURUSD_OTC, "call", 10, expiration=5)
+async def test_missed_close_push_is_read_from_history(sim: Simulator, client: Client, trader: Trader) -> None:
+    trade = await trader.buy_blitz(EURUSD_OTC, "call", 10, expiration=5)
     waiter = asyncio.create_task(trade.outcome(grace=30))
     await sim.advance(4)
     await sim.drop_connections()
@@ -240,6 +250,8 @@ async def test_every_balance_change_is_accounted_for(sim: Simulator, rich_client
     start = sim.balances()[1].amount
     results = []
     for i in range(6):
-        trade = await rich_client.buy_blitz(EURUSD_OTC, "call" if i % 2 else "put", 10 + i, expiration=5)
+        trade = await Trader(rich_client).buy_blitz(
+            EURUSD_OTC, "call" if i % 2 else "put", 10 + i, expiration=5
+        )
         results.append(await _settle(sim, trade))
     assert sim.balances()[1].amount == pytest.approx(start + sum(r.pnl for r in results))

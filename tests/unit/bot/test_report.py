@@ -125,7 +125,7 @@ def test_to_csv_round_trip(report: Report, tmp_path: Path) -> None:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == TRADE_COLUMNS
-    assert [r["outcome"] for r in rows] == ["win", "loose", "loose", "equal", "win"]
+    assert [r["outcome"] for r in rows] == ["win", "loss", "loss", "equal", "win"]
     assert [float(r["pnl"]) for r in rows] == [t.pnl for t in FIVE]
     assert rows[3]["close_price"] == "" and rows[0]["close_price"] == "1.0851"
     assert Outcome(rows[1]["outcome"]) is Outcome.LOSS
@@ -135,7 +135,7 @@ def test_to_parquet_round_trip(report: Report, tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(report.to_parquet(tmp_path / "trades.parquet"))
     assert tuple(table.column_names) == TRADE_COLUMNS
-    assert table.column("outcome").to_pylist() == ["win", "loose", "loose", "equal", "win"]
+    assert table.column("outcome").to_pylist() == ["win", "loss", "loss", "equal", "win"]
     assert table.column("close_price").to_pylist()[3] is None
     assert table.column("pnl").to_pylist() == [t.pnl for t in FIVE]
     types = {field.name: str(field.type) for field in table.schema}

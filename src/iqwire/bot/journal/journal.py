@@ -20,7 +20,7 @@ Example (what a bot or the CLI's ``trade`` does around one request)::
         intent = journal.record_intent(
             run, Intent("blitz", active_id=76, direction="call", amount=10, expiration=30,
                         balance_id=1, at=client.server_time()))
-        trade = await client.buy_blitz(76, "call", 10, 30)          # sent only now
+        trade = await trader.buy_blitz(76, "call", 10, 30)          # sent only now
         journal.record_answer(intent, Answer("option", trade.id, opened_at=trade.created,
                               expires_at=trade.expires, open_price=trade.open_price, payout=trade.payout),
                               at=client.server_time())
