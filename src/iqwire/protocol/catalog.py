@@ -73,6 +73,28 @@ from iqwire.models.digital import (
     StrikeList,
 )
 from iqwire.models.legacy import GetLegacyInstrumentsBody, LegacyInstruments
+from iqwire.models.margin import (
+    MARGIN_FAMILIES,
+    AvailableLeverages,
+    AvailableLeveragesBody,
+    CancelPendingOrderBody,
+    ChangeTpslBody,
+    GetInstrumentsListBody,
+    GetOrderBody,
+    GetOvernightFeeBody,
+    GetPositionBody,
+    LegacyGetPositionsBody,
+    MarginalBalance,
+    MarginalBalanceBody,
+    MarginCall,
+    MarginClosePositionBody,
+    MarginInstrumentsList,
+    MarginOrderPlaced,
+    OvernightFee,
+    PlaceMarginOrderBody,
+    PlaceOrderTempBody,
+    UnderlyingList,
+)
 from iqwire.models.requests import (
     EmptyBody,
     GetActiveBody,
@@ -304,24 +326,8 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
             Result,
             result_only=True,
         ),
-        # 4.6 marginal trading
-        r("marginal-portfolio.get-marginal-balance", ("1.0",), RAW, "marginal-balance", RAW),
-        r(
-            "marginal-portfolio.subscribe-balance-changed",
-            ("1.0",),
-            RAW,
-            "result",
-            Result,
-            result_only=True,
-        ),
-        r("marginal-cfd-instruments.get-instruments-list", (), RAW, "instruments-list", RAW),
-        r("marginal-cfd-instruments.get-overnight-fee", (), RAW, None, RAW),
-        r("marginal-cfd-instruments.get-underlying-list", (), RAW, None, RAW),
-        r("marginal-forex-instruments.get-instruments-list", (), RAW, None, RAW),
-        r("marginal-forex-instruments.get-overnight-fee", (), RAW, None, RAW),
-        r("marginal-forex-instruments.get-underlying-list", (), RAW, None, RAW),
-        r("marginal-crypto-instruments.get-overnight-fee", (), RAW, None, RAW),
-        r("marginal-crypto-instruments.get-underlying-list", (), RAW, None, RAW),
+        # 4.6 marginal trading (and the community client's older margin dialect)
+        *_margin_rpcs(),
         # 4.7 digital options
         r(
             "digital-option-instruments.get-underlying-list",
@@ -378,6 +384,120 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
         r("get-strike-list", ("4.0",), GetStrikeListBody, "strike-list", StrikeList),
         r("get-instruments", ("4.0",), GetLegacyInstrumentsBody, "instruments", LegacyInstruments),
     )
+
+
+def _margin_rpcs() -> tuple[RpcSpec[Any, Any], ...]:
+    """Margin forex, CFD and crypto: the SDK's names per family, then the old dialect (§10)."""
+    r: type[RpcSpec[Any, Any]] = RpcSpec
+    specs = [
+        r(
+            "marginal-portfolio.get-marginal-balance",
+            ("1.0",),
+            MarginalBalanceBody,
+            "marginal-balance",
+            MarginalBalance,
+        ),
+        r(
+            "marginal-portfolio.subscribe-balance-changed",
+            ("1.0",),
+            MarginalBalanceBody,
+            "result",
+            Result,
+            result_only=True,
+        ),
+    ]
+    for family in MARGIN_FAMILIES:
+        instruments = f"marginal-{family}-instruments"
+        specs += [
+            r(f"{instruments}.get-underlying-list", ("1.0",), EmptyBody, "underlying-list", UnderlyingList),
+            r(
+                f"{instruments}.get-instruments-list",
+                ("1.0",),
+                GetInstrumentsListBody,
+                "instruments-list",
+                MarginInstrumentsList,
+            ),
+            r(
+                f"{instruments}.get-overnight-fee",
+                ("1.0",),
+                GetOvernightFeeBody,
+                "overnight-fee",
+                OvernightFee,
+            ),
+        ]
+        specs += [
+            r(
+                f"marginal-{family}.place-{kind}-order",
+                ("1.0",),
+                PlaceMarginOrderBody,
+                "order-placed",
+                MarginOrderPlaced,
+                money=MoneyMove("open"),
+            )
+            for kind in ("market", "limit", "stop")
+        ]
+        specs += [
+            r(
+                f"marginal-{family}.close-position",
+                ("1.0",),
+                MarginClosePositionBody,
+                "result",
+                Result,
+                result_only=True,
+                money=MoneyMove("close", balance_field=None, ids_field="position_id"),
+            ),
+            r(
+                f"marginal-{family}.cancel-pending-order",
+                ("1.0",),
+                CancelPendingOrderBody,
+                "result",
+                Result,
+                result_only=True,
+                money=MoneyMove("cancel", balance_field=None, ids_field="order_id", ids_kind="order"),
+            ),
+        ]
+    # The community client's dialect: one reply name per request, status 2000 on success.
+    specs += [
+        r(
+            "get-available-leverages",
+            ("2.0",),
+            AvailableLeveragesBody,
+            "available-leverages",
+            AvailableLeverages,
+        ),
+        r(
+            "place-order-temp",
+            ("4.0",),
+            PlaceOrderTempBody,
+            "order-placed-temp",
+            MarginOrderPlaced,
+            money=MoneyMove("open"),
+        ),
+        r("get-order", (), GetOrderBody, "order", Order),
+        r("get-position", (), GetPositionBody, "position", Position),
+        r("get-positions", (), LegacyGetPositionsBody, "positions", PositionsResponse),
+        r("get-deferred-orders", ("1.0",), LegacyGetPositionsBody, "deferred-orders", RAW),
+        r(
+            "close-position",
+            ("1.0",),
+            MarginClosePositionBody,
+            "position-closed",
+            Position,
+            money=MoneyMove("close", balance_field=None, ids_field="position_id"),
+        ),
+        r(
+            "cancel-order",
+            ("1.0",),
+            CancelPendingOrderBody,
+            "order-canceled",
+            Order,
+            money=MoneyMove("cancel", balance_field=None, ids_field="order_id", ids_kind="order"),
+        ),
+        r("change-tpsl", ("2.0",), ChangeTpslBody, "tpsl-changed", RAW),
+        r("change-auto-margin-call", ("2.0",), RAW, "auto-margin-call-changed", RAW),
+        r("get-overnight-fee", ("1.0",), GetOvernightFeeBody, "overnight-fee", OvernightFee),
+    ]
+    return tuple(specs)
 
 
 # -- the subscriptions the library opens by name ------------------------------------------------
@@ -473,45 +593,33 @@ def _subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
             InstrumentQuotes,
             "quotes",
         ),
-        s(
-            "marginal-portfolio.balance-changed",
-            ("1.0",),
-            (),
-            "balance-changed",
-            RAW,
-            "marginal-portfolio",
-        ),
-        s(
-            "marginal-portfolio.margin-call",
-            ("1.0",),
-            (),
-            "margin-call",
-            RAW,
-            "marginal-portfolio",
-        ),
-        s("marginal-forex.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-forex"),
-        s("marginal-cfd.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-cfd"),
-        s("marginal-crypto.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-crypto"),
-        s(
-            "marginal-portfolio.balance-changed",
-            ("1.0",),
-            (),
-            "balance-changed",
-            RAW,
-            "marginal-portfolio",
-        ),
-        s(
-            "marginal-portfolio.margin-call",
-            ("1.0",),
-            (),
-            "margin-call",
-            RAW,
-            "marginal-portfolio",
-        ),
-        s("marginal-forex.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-forex"),
-        s("marginal-cfd.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-cfd"),
-        s("marginal-crypto.order-modified", ("1.0",), (), "order-modified", RAW, "marginal-crypto"),
+        *_margin_subscriptions(),
     )
+
+
+def _margin_subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
+    s: type[SubscriptionSpec[Any]] = SubscriptionSpec
+    portfolio = "marginal-portfolio"
+    specs = [
+        # Typed as MarginalBalance by the consumer: the push shares its name with the billing one.
+        s(f"{portfolio}.balance-changed", ("1.0",), (), "balance-changed", RAW, portfolio),
+        s(f"{portfolio}.margin-call", ("1.0",), (), "margin-call", MarginCall, portfolio),
+    ]
+    for family in MARGIN_FAMILIES:
+        instruments = f"marginal-{family}-instruments"
+        specs += [
+            s(f"marginal-{family}.order-modified", ("1.0",), (), "order-modified", RAW, f"marginal-{family}"),
+            # Typed as UnderlyingList by the consumer: the push shares its name with the digital one.
+            s(
+                f"{instruments}.underlying-list-changed",
+                ("1.0",),
+                (),
+                "underlying-list-changed",
+                RAW,
+                instruments,
+            ),
+        ]
+    return tuple(specs)
 
 
 RPCS: dict[str, RpcSpec[Any, Any]] = {spec.name: spec for spec in _rpcs()}
@@ -542,6 +650,7 @@ PUSHES: dict[str, Any] = {
     "instrument-generated": DigitalInstrument,
     "digital-option-client-price-generated": DigitalClientPrices,
     "instrument-quotes-generated": InstrumentQuotes,
+    "margin-call": MarginCall,
 }
 
 #: Calls only the community Python client makes: a connection that makes one speaks its
