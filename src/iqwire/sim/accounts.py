@@ -18,6 +18,7 @@ class _BalanceState:
     amount: float
     currency: str
     user_id: int
+    is_marginal: bool = False
 
     def model(self) -> Balance:
         return Balance(
@@ -27,7 +28,7 @@ class _BalanceState:
             currency=self.currency,
             user_id=self.user_id,
             bonus_amount=0.0,
-            is_marginal=False,
+            is_marginal=self.is_marginal,
         )
 
 
@@ -47,6 +48,11 @@ class User:
         ):
             balance_id = first_balance_id + offset
             self.balances[balance_id] = _BalanceState(balance_id, kind, amount, config.currency, self.user_id)
+        # The margin service's own demo account, after the options balances (type 4, ``is_marginal``).
+        margin_id = first_balance_id + 3
+        self.balances[margin_id] = _BalanceState(
+            margin_id, BalanceType.DEMO, config.margin_amount, config.currency, self.user_id, is_marginal=True
+        )
 
     def __repr__(self) -> str:
         return f"User(user_id={self.user_id})"
@@ -60,8 +66,12 @@ class User:
         return self.balances.get(balance_id)
 
     def balance_of_type(self, kind: BalanceType) -> _BalanceState:
-        """The balance of a type (every user has one of each)."""
-        return next(b for b in self.balances.values() if b.type is kind)
+        """The options balance of a type (every user has one of each)."""
+        return next(b for b in self.balances.values() if b.type is kind and not b.is_marginal)
+
+    def marginal_balance(self) -> _BalanceState:
+        """The user's marginal demo balance (every user has one)."""
+        return next(b for b in self.balances.values() if b.is_marginal)
 
     def profile(self) -> Profile:
         """The ``core.get-profile`` result."""

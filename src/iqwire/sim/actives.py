@@ -186,7 +186,7 @@ def _active(
     )
 
 
-#: The simulator's actives. Ids 1, 2, 76, 81, 85, 1938 and 2276 match the real platform.
+#: The simulator's actives. Ids 1, 2, 31, 32, 76, 81, 85, 816, 1938 and 2276 match the real platform.
 #: Prices are (base_price, volatility, precision, spread); an active with closed windows is not OTC.
 DEFAULT_ACTIVES: tuple[ActiveSpec, ...] = (
     _active(76, "EURUSD-OTC", "EUR/USD (OTC)", "forex", (1.08, 2e-5, 6, 0.00002), 12),
@@ -199,6 +199,21 @@ DEFAULT_ACTIVES: tuple[ActiveSpec, ...] = (
     _active(2, "GBPUSD", "GBP/USD", "forex", (1.27, 2.2e-5, 6, 0.00003), 10, FOREX_CLOSED_WINDOWS),
     _active(7, "AUDCAD", "AUD/CAD", "forex", (0.91, 2e-5, 6, 0.00003), 13, FOREX_CLOSED_WINDOWS),
     _active(31, "AMZN", "Amazon.com Inc.", "stock", (185.0, 6e-5, 3, 0.02), 17, US_STOCK_CLOSED_WINDOWS),
+    _active(32, "AAPL", "Apple Inc.", "stock", (230.0, 6e-5, 3, 0.02), 16, US_STOCK_CLOSED_WINDOWS),
+    # Crypto trades around the clock without being an OTC quote.
+    ActiveSpec(
+        id=816,
+        name="BTCUSD",
+        ticker="BTCUSD",
+        description="Bitcoin / US Dollar",
+        kind="crypto",
+        is_otc=False,
+        base_price=95_000.0,
+        volatility=5e-5,
+        precision=2,
+        spread=20.0,
+        commission=20,
+    ),
 )
 
 

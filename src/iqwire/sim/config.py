@@ -15,7 +15,7 @@ DEMO_PASSWORD = "demo"
 
 @dataclass(frozen=True)
 class AccountConfig:
-    """One user of the simulator, with a real, a demo and a tournament balance."""
+    """One user of the simulator: real, demo and tournament balances, and a marginal demo balance."""
 
     email: str
     password: str
@@ -26,6 +26,7 @@ class AccountConfig:
     real_amount: float = 0.0
     demo_amount: float = 10_000.0
     tournament_amount: float = 1_000.0
+    margin_amount: float = 10_000.0
     two_factor_code: str | None = None
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "DEMO_PASSWORD",
     "DEMO_USER_ID",
     "DEMO_BALANCES",
+    "DEMO_MARGIN_BALANCE",
     "TRADER2_BALANCES",
     "TRADER2_USER_ID",
     "RawClient",
@@ -51,6 +52,8 @@ DEMO_USER_ID = 141_527_657
 TRADER2_USER_ID = 141_527_658
 #: The demo user's balances: real (100 USD), demo (10,000), tournament (1,000).
 DEMO_BALANCES = {"real": 1_090_667_706, "demo": 1_090_667_707, "tournament": 1_090_667_708}
+#: The demo user's marginal demo balance (10,000), the margin service's account.
+DEMO_MARGIN_BALANCE = 1_090_667_709
 TRADER2_BALANCES = {"real": 1_090_667_716, "demo": 1_090_667_717, "tournament": 1_090_667_718}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sim_wire import DEMO_BALANCES, DEMO_EMAIL, DEMO_USER_ID, TRADER2_BALANCES, RawClient
+from sim_wire import DEMO_BALANCES, DEMO_EMAIL, DEMO_MARGIN_BALANCE, DEMO_USER_ID, TRADER2_BALANCES, RawClient
 
 from iqwire.models import Balance, BalanceType, InitializationData, Profile
 from iqwire.protocol import catalog
@@ -134,7 +134,10 @@ async def test_balances_of_the_reference_and_the_sdk(raw: RawClient) -> None:
     reference = await raw.request(
         "internal-billing.get-balances", "1.0", {"types_ids": [1, 4, 2], "tournaments_statuses_ids": [3, 2]}
     )
-    balances = msgspec.convert(reference["msg"], list[Balance])
+    everything = msgspec.convert(reference["msg"], list[Balance])
+    # The margin service's demo balance comes beside the options balances.
+    assert [b.id for b in everything if b.is_marginal] == [DEMO_MARGIN_BALANCE]
+    balances = [b for b in everything if not b.is_marginal]
     by_type = {b.type: b for b in balances}
     assert by_type[BalanceType.REAL].amount == 100
     assert by_type[BalanceType.DEMO].amount == 10_000
