@@ -190,8 +190,8 @@ async def test_initialization_data_lists_every_active_in_three_groups(
         assert active.commission == spec.commission
         assert active.option.expiration_times == list(spec.expirations)
         assert active.schedule
-        # A Thursday at 12:25 UTC: all open but AMZN (13:30-20:00 UTC).
-        assert active.is_suspended is (spec.id == 31)
+        # A Thursday at 12:25 UTC: all open but the US stocks AMZN and AAPL (13:30-20:00 UTC).
+        assert active.is_suspended is (spec.id in (31, 32))
     assert "deadtime" in reply["msg"]["turbo"]["actives"]["76"]
     assert reply["msg"]["blitz"]["actives"]["76"]["option"]["profit"] == {"commission": 12}
 
