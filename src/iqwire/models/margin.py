@@ -43,8 +43,6 @@ __all__ = [
     "OvernightFee",
     "PlaceMarginOrderBody",
     "PlaceOrderTempBody",
-    "PositionState",
-    "PositionsState",
     "TpSl",
     "Tradable",
     "Underlying",
@@ -307,28 +305,3 @@ class MarginCall(Model, kw_only=True, frozen=True):
     stop_out_level: str
     equity: str
     margin: str
-
-
-class PositionState(Model, kw_only=True, frozen=True):
-    """One position in ``positions-state``: live profit of an open position."""
-
-    id: str
-    instrument_type: str
-    sell_profit: float
-    margin: float
-    current_price: float
-    quote_timestamp: int
-    pnl: float
-    pnl_net: float
-    open_price: float
-    expected_profit: float
-    currency_conversion: float
-
-
-class PositionsState(Model, kw_only=True, frozen=True):
-    """``positions-state`` push of ``portfolio``."""
-
-    positions: list[PositionState]
-    expires_in: int
-    user_id: int
-    subscription_id: int

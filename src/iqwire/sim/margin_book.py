@@ -11,7 +11,6 @@ deposit, realised profit, swap, a demo reset) is appended to the account's
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -211,6 +210,10 @@ class MarginBook:
         self._pending: dict[int, MarginOrder] = {}
         self._open: dict[int, MarginPosition] = {}
         self._rollover_day: int | None = None
+
+    def next_order_id(self) -> int:
+        """An order id from the shared sequence (for orders refused before the book saw them)."""
+        return self._ids()
 
     # -- accounts ----------------------------------------------------------------------
 
@@ -481,9 +484,11 @@ class MarginBook:
             order.reject_reason = "insufficient margin at the fill price"
             return self._finish(order, "rejected", now)
         self._pending.pop(order.id, None)
+        external_id = self._ids()
         position = MarginPosition(
-            id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"margin-position:{order.id}")),
-            external_id=self._ids(),
+            # The SDK subscribes positions-state by internal id: the external id, as a string.
+            id=str(external_id),
+            external_id=external_id,
             order=order,
             open_price=price,
             open_time=now,

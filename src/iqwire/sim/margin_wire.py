@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from iqwire.models import Order, Position
+from iqwire.models.binary import PositionState
 from iqwire.models.common import BalanceType
-from iqwire.models.margin import MarginalBalance, MarginCall, PositionState
+from iqwire.models.margin import MarginalBalance, MarginCall
 from iqwire.sim.margin_book import CENT, Figures, Level, MarginAccount, MarginOrder, MarginPosition
 from iqwire.sim.margin_instruments import MARGIN_CALL_LEVEL, STOP_OUT_LEVEL
 
