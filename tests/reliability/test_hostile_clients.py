@@ -182,6 +182,6 @@ async def test_an_attack_leaves_the_server_up_and_another_client_at_full_rate(
     assert client.reconnects == 0
     assert (await client.get_profile()).user_id == 141_527_657
     async with Client(ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url) as fresh:
-        assert len(await fresh.get_balances()) == 3
+        assert len(await fresh.get_balances()) == 4  # real, demo, tournament, marginal demo
     if attack in ("malformed", "all"):
         assert sim.engine.stats["malformed_in"] >= 3000

@@ -200,20 +200,8 @@ DEFAULT_ACTIVES: tuple[ActiveSpec, ...] = (
     _active(7, "AUDCAD", "AUD/CAD", "forex", (0.91, 2e-5, 6, 0.00003), 13, FOREX_CLOSED_WINDOWS),
     _active(31, "AMZN", "Amazon.com Inc.", "stock", (185.0, 6e-5, 3, 0.02), 17, US_STOCK_CLOSED_WINDOWS),
     _active(32, "AAPL", "Apple Inc.", "stock", (230.0, 6e-5, 3, 0.02), 16, US_STOCK_CLOSED_WINDOWS),
-    # Crypto trades around the clock without being an OTC quote.
-    ActiveSpec(
-        id=816,
-        name="BTCUSD",
-        ticker="BTCUSD",
-        description="Bitcoin / US Dollar",
-        kind="crypto",
-        is_otc=False,
-        base_price=95_000.0,
-        volatility=5e-5,
-        precision=2,
-        spread=20.0,
-        commission=20,
-    ),
+    # Crypto trades around the clock, so the model counts it as OTC (never closed).
+    _active(816, "BTCUSD", "Bitcoin / US Dollar", "crypto", (95_000.0, 5e-5, 2, 20.0), 20),
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from iqwire.models import Order, Position
+from iqwire.models.trading import timestamp_seconds
 from iqwire.sim.accounts import User
 from iqwire.sim.errors import FORBIDDEN, REJECTED, SimError
 
@@ -206,7 +207,8 @@ class Ledger:
         closed = [
             r.position for r in self._records.values() if r.user is user and r.position.status == "closed"
         ]
-        closed.sort(key=lambda p: (p.close_time or 0, p.option_id or 0), reverse=True)
+        # Margin positions carry ms, options seconds: order in seconds.
+        closed.sort(key=lambda p: (timestamp_seconds(p.close_time or 0), p.option_id or 0), reverse=True)
         return closed
 
     def orders(self, user: User) -> list[Order]:

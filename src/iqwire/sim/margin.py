@@ -6,9 +6,10 @@ and the marginal portfolio; the community client's older dialect is
 ``sim/margin_legacy.py``. The book (:mod:`iqwire.sim.margin_book`) decides;
 this module reads requests, prices the quotes and turns the book's events into
 pushes: ``order-changed``, ``position-changed`` and the billing
-``balance-changed`` as they happen; ``marginal-portfolio`` ``balance-changed`` and
-``positions-state`` at most once a simulated second, only for accounts with open
-positions; ``margin-call`` when the level crosses the call level.
+``balance-changed`` as they happen; ``marginal-portfolio`` ``balance-changed`` at
+most once a simulated second, only for accounts with open positions (the live
+position figures go out through the shared ``positions-state`` feed, from
+:meth:`Margin.value`); ``margin-call`` when the level crosses the call level.
 """
 
 from __future__ import annotations

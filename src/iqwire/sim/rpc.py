@@ -42,6 +42,7 @@ from iqwire.models.requests import (
     GetPositionsBody,
     GetTradersMoodBody,
 )
+from iqwire.models.trading import timestamp_seconds
 from iqwire.sim.accounts import User
 from iqwire.sim.errors import FORBIDDEN, NOT_SUPPORTED, UNKNOWN_NAME, VALIDATION, SimError
 
@@ -311,7 +312,8 @@ def _history(engine: Engine, user: User, body: GetHistoryPositionsBody, now: flo
         selected = [p for p in selected if p.option_id == body.external_id]
     if body.end is not None:
         end = body.end
-        selected = [p for p in selected if (p.close_time or 0) <= end]
+        # Margin positions carry ms, options seconds: compare in seconds.
+        selected = [p for p in selected if timestamp_seconds(p.close_time or 0) <= end]
     offset = body.offset or 0
     limit = body.limit or 30
     return "history-positions", HistoryPositions(

@@ -59,7 +59,9 @@ async def test_balances_are_real_demo_and_tournament(client: Client, sim: Simula
 async def test_balances_of_some_types_only(client: Client) -> None:
     balances = await client.get_balances((BalanceType.DEMO, BalanceType.TOURNAMENT))
 
-    assert sorted(b.type for b in balances) == [BalanceType.TOURNAMENT, BalanceType.DEMO]
+    # The options demo and the marginal demo are both type 4.
+    assert sorted(b.type for b in balances) == [BalanceType.TOURNAMENT, BalanceType.DEMO, BalanceType.DEMO]
+    assert [b.is_marginal for b in balances if b.type is BalanceType.DEMO] == [False, True]
 
 
 async def test_get_balance_by_type(client: Client) -> None:

@@ -62,8 +62,9 @@ async def test_local_time_is_accepted(raw: RawClient) -> None:
         ("get-candles", "2.0", {"active_id": "seventy-six", "size": 60}, 4000),
         ("get-candles", "2.0", [1, 2, 3], 4000),
         ("internal-billing.get-balances", "1.0", {"types_ids": "all"}, 4000),
-        ("marginal-portfolio.get-marginal-balance", "1.0", {"user_balance_id": 1}, 4501),
-        ("marginal-forex.place-market-order", "1.0", {}, 4501),
+        ("marginal-portfolio.get-marginal-balance", "1.0", {"user_balance_id": 1}, 4003),
+        ("marginal-forex.place-market-order", "1.0", {}, 4000),
+        ("marginal-forex.get-position-swap-history", "1.0", {}, 4501),
         ("digital-options.place-digital-option", "3.0", {}, 4000),  # a body without its fields
         ("tech-instruments.get-templates", "1.0", {}, 4501),
     ],
