@@ -22,6 +22,8 @@ MARGIN = DEMO_MARGIN_BALANCE
 OTC_EURUSD = 76
 #: Wednesday 2026-02-11 23:59:40 UTC: twenty seconds before the daily rollover.
 BEFORE_ROLLOVER = 1_770_854_380
+#: Thursday 2026-02-12 14:00 UTC: every margin instrument trades, US stocks included.
+US_AFTERNOON = 1_770_904_800
 
 
 def margin_product(sim: Simulator) -> Margin:
@@ -281,6 +283,56 @@ async def test_take_profit_and_stop_loss_close_the_position(
     assert_ledger_consistent(sim)
 
 
+@pytest.fixture
+async def afternoon() -> AsyncIterator[Simulator]:
+    """A simulator at 14:00 UTC on a Thursday, when the US stocks trade too."""
+    async with Simulator(seed=7, clock=ManualClock(US_AFTERNOON)) as simulator:
+        yield simulator
+
+
+@pytest.mark.parametrize(
+    ("family", "instrument", "count", "leverage"),
+    [
+        ("forex", "forex.GBPUSD", "1000", "100"),
+        ("cfd", "cfd.AAPL", "0.5", "5"),
+        ("crypto", "crypto.BTCUSD", "0.01", "10"),
+    ],
+)
+async def test_every_family_opens_closes_and_cancels(
+    afternoon: Simulator, family: str, instrument: str, count: str, leverage: str
+) -> None:
+    async with RawClient.open(afternoon.ws_url) as raw:
+        await raw.authenticate(await login(afternoon.http_url))
+        await raw.subscribe("portfolio.position-changed", "3.0", {"user_id": DEMO_USER_ID})
+        await raw.subscribe(
+            "portfolio.order-changed",
+            "2.0",
+            {"user_id": DEMO_USER_ID, "instrument_type": f"marginal-{family}"},
+        )
+        order_id = (await place(raw, family, "market", order_body(instrument, "sell", count, leverage)))[
+            "msg"
+        ]["id"]
+        opened = await position_push(raw, order_id, "open")
+        assert opened["instrument_type"] == f"marginal-{family}" and opened["direction"] == "sell"
+        await afternoon.advance(1)
+        close = await raw.request(
+            f"marginal-{family}.close-position", "1.0", {"position_id": opened["external_id"]}
+        )
+        assert close["msg"]["success"] is True
+        assert (await position_push(raw, order_id, "closed"))["close_reason"] == "default"
+        above = now_quote(afternoon, opened["active_id"]).ask * Decimal("1.5")
+        for kind, price in (("limit", "0.01"), ("stop", str(above))):
+            body = order_body(instrument, "buy", count, leverage, **{f"{kind}_price": price})
+            pending = (await place(raw, family, kind, body))["msg"]["id"]
+            await order_push(raw, pending, "new", family)
+            cancel = await raw.request(
+                f"marginal-{family}.cancel-pending-order", "1.0", {"order_id": pending}
+            )
+            assert cancel["msg"]["success"] is True
+            await order_push(raw, pending, "canceled", family)
+        assert_ledger_consistent(afternoon)
+
+
 # -- risk ---------------------------------------------------------------------------------
 
 
@@ -432,6 +484,14 @@ async def test_community_client_margin_dialect(raw: RawClient, sim: Simulator) -
     closed = await raw.request("close-position", "1.0", {"position_id": position_id})
     assert closed["name"] == "position-closed" and closed["status"] == 2000
     assert closed["msg"]["status"] == "closed"
+    pending = {**body, "type": "limit", "limit_price": 0.01, "stop_lose_kind": None, "stop_lose_value": None}
+    waiting = await raw.request("place-order-temp", "4.0", pending)
+    deferred = await raw.request(
+        "get-deferred-orders", "1.0", {"instrument_type": "crypto", "user_balance_id": MARGIN}
+    )
+    assert [o["id"] for o in deferred["msg"]["deferred_orders"]] == [waiting["msg"]["id"]]
+    canceled = await raw.request("cancel-order", "1.0", {"order_id": waiting["msg"]["id"]})
+    assert canceled["name"] == "order-canceled" and canceled["msg"]["status"] == "canceled"
     refused = await raw.request("place-order-temp", "4.0", {**body, "amount": 10.0**9})
     rejected = await raw.request("get-order", None, {"order_id": refused["msg"]["id"]})
     assert (

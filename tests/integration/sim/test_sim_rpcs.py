@@ -95,12 +95,109 @@ CALLS: list[tuple[str, str, dict[str, Any], str]] = [
         {"type": "digital-option", "underlying": "EURUSD-OTC", "expiration": 1_770_899_160_000, "period": 60},
         "strike-list",
     ),
+    # Margin (more in test_sim_margin.py, which also exercises CALLED_ELSEWHERE below).
+    (
+        "marginal-portfolio.get-marginal-balance",
+        "1.0",
+        {"user_balance_id": DEMO_MARGIN_BALANCE},
+        "marginal-balance",
+    ),
+    *(
+        call
+        for family, active in (("forex", 76), ("cfd", 31), ("crypto", 816))
+        for call in (
+            (f"marginal-{family}-instruments.get-underlying-list", "1.0", {}, "underlying-list"),
+            (
+                f"marginal-{family}-instruments.get-instruments-list",
+                "1.0",
+                {"active_id": active},
+                "instruments-list",
+            ),
+            (
+                f"marginal-{family}-instruments.get-overnight-fee",
+                "1.0",
+                {"active_id": active},
+                "overnight-fee",
+            ),
+        )
+    ),
+    *(
+        (
+            f"marginal-{family}.place-{kind}-order",
+            "1.0",
+            {
+                "side": "buy",
+                "user_balance_id": DEMO_MARGIN_BALANCE,
+                "count": count,
+                "instrument_id": instrument,
+                "leverage": "50",
+                "limit_price": "0.01",
+                "stop_price": stop,
+            },
+            "order-placed",
+        )
+        for family, instrument, count, stop in (
+            ("forex", "forex.EURUSD-OTC", "1000", "2"),
+            ("crypto", "crypto.BTCUSD", "0.001", "150000"),  # 1:50 is offered by both
+        )
+        for kind in ("market", "limit", "stop")
+    ),
+    ("get-available-leverages", "2.0", {"instrument_type": "forex", "actives": [1]}, "available-leverages"),
+    (
+        "place-order-temp",
+        "4.0",
+        {
+            "instrument_type": "forex",
+            "instrument_id": "EURUSD",
+            "side": "buy",
+            "amount": 1000.0,
+            "leverage": 100,
+            "type": "market",
+            "user_balance_id": DEMO_MARGIN_BALANCE,
+        },
+        "order-placed-temp",
+    ),
+    (
+        "get-positions",
+        "1.0",
+        {"instrument_type": "forex", "user_balance_id": DEMO_MARGIN_BALANCE},
+        "positions",
+    ),
+    ("get-deferred-orders", "1.0", {"instrument_type": "forex"}, "deferred-orders"),
+    (
+        "change-auto-margin-call",
+        "2.0",
+        {"position_id": 1, "auto_margin_call": True},
+        "auto-margin-call-changed",
+    ),
+    (
+        "get-overnight-fee",
+        "1.0",
+        {"user_group_id": 1, "instrument_type": "forex", "active_id": 1},
+        "overnight-fee",
+    ),
 ]
+
+#: RPCs that need an open position or a pending order first: test_sim_margin.py calls them.
+CALLED_ELSEWHERE = {
+    *(
+        f"marginal-{family}.{rpc}"
+        for family in ("forex", "cfd", "crypto")
+        for rpc in ("close-position", "cancel-pending-order")
+    ),
+    *(f"marginal-cfd.place-{kind}-order" for kind in ("market", "limit", "stop")),
+    "get-order",
+    "get-position",
+    "close-position",
+    "cancel-order",
+    "change-tpsl",
+}
 
 
 def test_every_handled_rpc_is_called_here() -> None:
     handled = Simulator(clock=ManualClock(1_770_899_100)).engine.handlers
-    assert {name for name, *_ in CALLS} >= {key if isinstance(key, str) else key[0] for key in handled}
+    called = {name for name, *_ in CALLS} | CALLED_ELSEWHERE
+    assert called >= {key if isinstance(key, str) else key[0] for key in handled}
 
 
 @pytest.mark.parametrize(("name", "version", "body", "reply_name"), CALLS, ids=[c[0] for c in CALLS])
@@ -248,7 +345,7 @@ async def test_features_enable_the_option_products(raw: RawClient) -> None:
     assert (
         status["blitz-instrument"] == status["turbo-instrument"] == status["binary-instrument"] == "enabled"
     )
-    assert status["margin-forex-instrument"] == "disabled"
+    assert status["margin-forex-instrument"] == status["margin-crypto-instrument"] == "enabled"
     assert all(
         {"id", "name", "category", "version", "status", "params"} <= set(f) for f in reply["msg"]["features"]
     )
