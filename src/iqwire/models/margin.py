@@ -28,6 +28,7 @@ __all__ = [
     "ChangeTpslBody",
     "MarginClosePositionBody",
     "DynamicLeverageProfile",
+    "ExchangeRate",
     "GetInstrumentsListBody",
     "GetOrderBody",
     "GetOvernightFeeBody",
@@ -305,3 +306,16 @@ class MarginCall(Model, kw_only=True, frozen=True):
     stop_out_level: str
     equity: str
     margin: str
+
+
+class ExchangeRate(Model, kw_only=True, frozen=True):
+    """``exchange-rate-generated`` push: a currency pair's ask and bid (strings), ``changed_at`` in ms.
+
+    The SDK's margin calculator converts margin and pip value into the account currency with it.
+    """
+
+    base_currency: str
+    quote_currency: str
+    ask: str
+    bid: str
+    changed_at: int

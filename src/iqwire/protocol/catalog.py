@@ -79,6 +79,7 @@ from iqwire.models.margin import (
     AvailableLeveragesBody,
     CancelPendingOrderBody,
     ChangeTpslBody,
+    ExchangeRate,
     GetInstrumentsListBody,
     GetOrderBody,
     GetOvernightFeeBody,
@@ -605,6 +606,16 @@ def _margin_subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
         s(f"{portfolio}.balance-changed", ("1.0",), (), "balance-changed", RAW, portfolio),
         s(f"{portfolio}.margin-call", ("1.0",), (), "margin-call", MarginCall, portfolio),
     ]
+    specs.append(
+        s(
+            "exchange-rates.exchange-rate-generated",
+            ("2.0",),
+            ("base_currency", "quote_currency"),
+            "exchange-rate-generated",
+            ExchangeRate,
+            "exchange-rates",
+        )
+    )
     for family in MARGIN_FAMILIES:
         instruments = f"marginal-{family}-instruments"
         specs += [
@@ -651,6 +662,7 @@ PUSHES: dict[str, Any] = {
     "digital-option-client-price-generated": DigitalClientPrices,
     "instrument-quotes-generated": InstrumentQuotes,
     "margin-call": MarginCall,
+    "exchange-rate-generated": ExchangeRate,
 }
 
 #: Calls only the community Python client makes: a connection that makes one speaks its

@@ -25,6 +25,7 @@ from iqwire.models.binary import PositionState
 from iqwire.models.margin import (
     MARGIN_FAMILIES,
     CancelPendingOrderBody,
+    ExchangeRate,
     GetInstrumentsListBody,
     GetOvernightFeeBody,
     MarginalBalance,
@@ -306,6 +307,7 @@ class Margin(Product):
             self._push_balance(account)
             self._refresh_records(account)
         self._push_underlying_changes(t)
+        self._push_exchange_rates(t)
 
     def _follow_outside_changes(self) -> None:
         """A demo reset or an option bought on the marginal balance moved its amount: book it."""
@@ -328,6 +330,50 @@ class Margin(Product):
     def value(self, record: Record, now: float) -> PositionState | None:
         position = self.book.positions.get(record.key)
         return None if position is None or position.status != "open" else position_state(position)
+
+    def _push_exchange_rates(self, t: float) -> None:
+        """Once a second, each subscribed currency pair, from the instrument quoting it (or its inverse)."""
+        pairs: set[tuple[str, str]] = set()
+        for conn in self.host.hub.connections.values():
+            for entry in conn.subscriptions:
+                if entry.spec.push_name == "exchange-rate-generated":
+                    filters = dict(entry.filters)
+                    base, quote = filters.get("base_currency"), filters.get("quote_currency")
+                    if isinstance(base, str) and isinstance(quote, str):
+                        pairs.add((base.upper(), quote.upper()))
+        for base, quote in sorted(pairs):
+            rate = self._rate(base, quote, t)
+            if rate is not None:
+                fields = {"base_currency": base, "quote_currency": quote}
+                for conn, _ in self.host.hub.subscribers(
+                    "exchange-rate-generated", fields, None, "exchange-rates"
+                ):
+                    self.host.send(conn, push_frame("exchange-rate-generated", "exchange-rates", rate))
+
+    def _rate(self, base: str, quote: str, t: float) -> ExchangeRate | None:
+        """A pair's bid/ask: 1 for one currency, else from an open instrument quoting it either way."""
+        bid = ask = Decimal(1)
+        if base != quote:
+            for terms in MARGIN_TERMS:
+                pair = terms.currency_pair
+                if terms.family == "cfd" or base not in pair or quote not in pair:
+                    continue
+                market = self.quote(terms.active_id, t)
+                if market is None:
+                    continue
+                if pair == (base, quote):
+                    bid, ask = market.bid, market.ask
+                else:  # the inverse pair: buying base sells the instrument at its bid
+                    bid, ask = (
+                        (1 / market.ask).quantize(Decimal("1e-8")),
+                        (1 / market.bid).quantize(Decimal("1e-8")),
+                    )
+                break
+            else:
+                return None
+        return ExchangeRate(
+            base_currency=base, quote_currency=quote, ask=str(ask), bid=str(bid), changed_at=round(t * 1000)
+        )
 
     def _is_open(self, terms: MarginTerms, t: float) -> bool:
         return is_open(self.state.model.spec(terms.active_id), t)

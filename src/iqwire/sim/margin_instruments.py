@@ -47,6 +47,7 @@ __all__ = [
     "quote_of",
     "resolve_instrument",
     "terms_for",
+    "terms_of_active",
     "underlying_list",
 ]
 
@@ -89,6 +90,12 @@ class MarginTerms:
     def instrument_type(self) -> str:
         """``marginal-<family>``."""
         return f"marginal-{self.family}"
+
+    @property
+    def currency_pair(self) -> tuple[str, str]:
+        """Base and quote currency (a CFD's base is its ticker); every instrument here is quoted in USD."""
+        name = self.name.removesuffix("-OTC")
+        return (name, "USD") if self.family == "cfd" else (name[:-3], name[-3:])
 
     @property
     def pip(self) -> Decimal:
@@ -141,6 +148,11 @@ MARGIN_TERMS: tuple[MarginTerms, ...] = (
 )
 
 _BY_KEY = {(t.family, t.active_id): t for t in MARGIN_TERMS}
+
+
+def terms_of_active(active_id: int) -> MarginTerms | None:
+    """The margin terms of an active in whichever family trades it, or ``None``."""
+    return next((t for t in MARGIN_TERMS if t.active_id == active_id), None)
 
 
 def terms_for(family: str, active_id: int) -> MarginTerms | None:

@@ -27,6 +27,7 @@ from iqwire.sim.config import SimConfig
 from iqwire.sim.errors import UNKNOWN_NAME, SimError
 from iqwire.sim.fixed_payout import Listing
 from iqwire.sim.ledger import Ledger
+from iqwire.sim.margin_instruments import terms_of_active
 from iqwire.sim.prices import PriceModel, UnknownActive
 
 __all__ = ["SimState", "hash_unit"]
@@ -119,6 +120,9 @@ class SimState:
     def active_model(self, active_id: int, now: float) -> Active:
         """The ``active`` payload of one active."""
         spec = self.require_active(active_id)
+        # A margin instrument's pip and currencies are what the SDK's margin calculator reads.
+        terms = terms_of_active(spec.id)
+        base, quote = terms.currency_pair if terms is not None else (None, None)
         return Active(
             id=spec.id,
             name=spec.name,
@@ -129,7 +133,9 @@ class SimState:
             is_suspended=not is_open(spec, now),
             enabled=True,
             precision=spec.precision,
-            pip_scale=spec.precision,
+            pip_scale=terms.pip_scale if terms is not None else spec.precision,
+            currency_left_side=base,
+            currency_right_side=quote,
             spread_plus=spec.spread / 2,
             spread_minus=spec.spread / 2,
             type=spec.kind,

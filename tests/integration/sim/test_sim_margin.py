@@ -173,6 +173,34 @@ async def test_margin_features_balance_and_instruments(raw: RawClient) -> None:
     assert fee["msg"]["long_percent"] == "0.02"
 
 
+async def test_what_the_sdk_margin_calculator_reads(raw: RawClient, sim: Simulator) -> None:
+    active = (await raw.request("get-active", "5.0", {"id": OTC_EURUSD}))["msg"]
+    assert (active["pip_scale"], active["currency_left_side"], active["currency_right_side"]) == (
+        4,
+        "EUR",
+        "USD",
+    )
+    cfd = (await raw.request("get-active", "5.0", {"id": 31}))["msg"]
+    assert (cfd["currency_left_side"], cfd["currency_right_side"]) == ("AMZN", "USD")
+    for base, quote in (("EUR", "USD"), ("USD", "EUR"), ("USD", "USD"), ("JPY", "CHF")):
+        filters = {"base_currency": base, "quote_currency": quote}
+        assert (await raw.subscribe("exchange-rates.exchange-rate-generated", "2.0", filters))["msg"][
+            "success"
+        ]
+    await sim.advance(1)
+    rates = {
+        (f["msg"]["base_currency"], f["msg"]["quote_currency"]): f["msg"]
+        for f in raw.named("exchange-rate-generated")
+    }
+    assert set(rates) == {("EUR", "USD"), ("USD", "EUR"), ("USD", "USD")}  # nothing quotes JPY/CHF
+    assert all(f["microserviceName"] == "exchange-rates" for f in raw.named("exchange-rate-generated"))
+    eur = rates["EUR", "USD"]
+    assert Decimal(eur["bid"]) < Decimal(eur["ask"]) and isinstance(eur["changed_at"], int)
+    # The inverse pair: 1 / ask is the bid.
+    assert Decimal(rates["USD", "EUR"]["bid"]) == (1 / Decimal(eur["ask"])).quantize(Decimal("1e-8"))
+    assert rates["USD", "USD"]["ask"] == rates["USD", "USD"]["bid"] == "1"
+
+
 # -- orders -------------------------------------------------------------------------------
 
 
