@@ -41,19 +41,7 @@ from iqwire.sim.actives import is_open
 from iqwire.sim.errors import BAD_REQUEST, REJECTED, UNKNOWN_NAME, SimError
 from iqwire.sim.frames import push_frame
 from iqwire.sim.ledger import BalanceUpdated, OrderUpdated, PositionUpdated, Record
-from iqwire.sim.margin_book import (
-    AccountChanged,
-    Level,
-    MarginAccount,
-    MarginBook,
-    MarginCalled,
-    MarginEvent,
-    MarginOrder,
-    OrderChanged,
-    OrderRequest,
-    PositionChanged,
-    cents,
-)
+from iqwire.sim.margin_book import MarginBook
 from iqwire.sim.margin_instruments import (
     MARGIN_TERMS,
     MarginQuote,
@@ -64,6 +52,18 @@ from iqwire.sim.margin_instruments import (
     resolve_instrument,
     terms_for,
     underlying_list,
+)
+from iqwire.sim.margin_records import (
+    AccountChanged,
+    Level,
+    MarginAccount,
+    MarginCalled,
+    MarginEvent,
+    MarginOrder,
+    OrderChanged,
+    OrderRequest,
+    PositionChanged,
+    cents,
 )
 from iqwire.sim.margin_wire import (
     balance_model,

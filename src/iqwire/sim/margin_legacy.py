@@ -29,7 +29,7 @@ from iqwire.models.margin import (
 )
 from iqwire.sim.accounts import User
 from iqwire.sim.errors import BAD_REQUEST, REJECTED, UNKNOWN_NAME, SimError
-from iqwire.sim.margin_book import Level, MarginBook, MarginEvent, MarginOrder, OrderRequest
+from iqwire.sim.margin_book import MarginBook
 from iqwire.sim.margin_instruments import (
     MARGIN_TERMS,
     MarginQuote,
@@ -37,6 +37,7 @@ from iqwire.sim.margin_instruments import (
     overnight_fee,
     resolve_instrument,
 )
+from iqwire.sim.margin_records import Level, MarginEvent, MarginOrder, OrderRequest
 from iqwire.sim.margin_wire import legacy_order, position_model
 from iqwire.sim.product import Handler, HandlerKey, Reply
 

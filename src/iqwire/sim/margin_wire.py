@@ -18,8 +18,8 @@ from iqwire.models import Order, Position
 from iqwire.models.binary import PositionState
 from iqwire.models.common import BalanceType
 from iqwire.models.margin import MarginalBalance, MarginCall
-from iqwire.sim.margin_book import CENT, Figures, Level, MarginAccount, MarginOrder, MarginPosition
 from iqwire.sim.margin_instruments import MARGIN_CALL_LEVEL, STOP_OUT_LEVEL
+from iqwire.sim.margin_records import CENT, Figures, Level, MarginAccount, MarginOrder, MarginPosition
 
 __all__ = [
     "balance_model",
