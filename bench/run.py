@@ -37,6 +37,7 @@ SCRIPTS: list[tuple[str, str, list[str], str]] = [
     ("rpc", "bench_rpc.py", [], "entry 3: rpc latency"),
     ("rpc-picows", "bench_rpc.py", ["--transport", "picows"], "entry 3 on picows"),
     ("sim", "bench_sim_scale.py", [], "entry 4: simulator scale"),
+    ("sim-digital", "bench_sim_digital.py", [], "entry 9: digital prices for many subscribers"),
     ("store", "bench_store.py", [], "entries 5 and 6: store download, memory"),
     ("backtest", "bench_backtest.py", [], "entry 7: backtest"),
     ("stream-uvloop", "bench_stream.py", ["--uvloop"], "entries 2 and 8 on uvloop"),
