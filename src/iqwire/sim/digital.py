@@ -5,11 +5,11 @@ RPCs: ``digital-option-instruments.get-underlying-list`` 3.0 and
 (SDK: ``instrument_id`` = a strike symbol, with ``asset_id`` and
 ``instrument_index``) and 1.0/2.0 (community: the instrument id alone), answered
 ``digital-option-placed {id}`` (the order id); ``digital-options.close-position``
-1.0; the community client's ``get-underlying-list`` 2.0 and ``get-strike-list``
-4.0. Pushes, every step: ``digital-option-client-price-generated`` and
-``instrument-quotes-generated`` (one computation per subscribed instrument,
-encoded once for all its subscribers), ``instrument-generated`` when an instrument
-appears, ``underlying-list-changed`` when a market opens or closes.
+1.0. Pushes, every step: ``digital-option-client-price-generated`` (one
+computation per subscribed instrument, encoded once for all its subscribers),
+``instrument-generated`` when an instrument appears, ``underlying-list-changed``
+when a market opens or closes. The community client's own names and quotes push
+are ``sim/digital_community.py``'s.
 
 An order without funds is accepted (the reply carries its id) and rejected
 afterwards: ``order-changed`` with ``status: "rejected"`` at the next step, no
@@ -31,25 +31,22 @@ from iqwire.models.digital import (
     DigitalClientPrices,
     DigitalInstruments,
     DigitalOptionPlaced,
-    DigitalSession,
-    DigitalUnderlying,
-    DigitalUnderlyingList,
     GetDigitalInstrumentsBody,
-    GetStrikeListBody,
     GetUnderlyingListBody,
-    InstrumentQuote,
-    InstrumentQuotes,
     PlaceDigitalOptionBody,
-    QuoteExpiration,
-    QuotePrice,
-    StrikeList,
-    StrikeListEntry,
-    StrikeSymbol,
 )
-from iqwire.models.legacy import GetLegacyInstrumentsBody, LegacyInstrument, LegacyInstruments
 from iqwire.sim.accounts import User
-from iqwire.sim.actives import ActiveSpec, is_open, schedule
-from iqwire.sim.digital_instruments import DEADTIME, PERIODS, Instrument, instrument, offered, parse_symbol
+from iqwire.sim.actives import ActiveSpec, is_open
+from iqwire.sim.digital_instruments import (
+    DEADTIME,
+    PERIODS,
+    Instrument,
+    by_name,
+    instrument,
+    offered,
+    parse_symbol,
+    underlying_list,
+)
 from iqwire.sim.errors import FORBIDDEN, REJECTED, UNKNOWN_NAME, SimError
 from iqwire.sim.frames import push_frame
 from iqwire.sim.ledger import LedgerEvent, OrderUpdated, PositionUpdated, Record
@@ -58,7 +55,6 @@ from iqwire.sim.product import Handler, HandlerKey, Product, ProductHost, Reply
 __all__ = ["Digital"]
 
 _PRICES = "digital-option-client-price-generated"
-_QUOTES = "instrument-quotes-generated"
 
 
 @dataclass(frozen=True)
@@ -86,94 +82,20 @@ class Digital(Product):
     def handlers(self) -> dict[HandlerKey, Handler]:
         return {
             "digital-option-instruments.get-underlying-list": self._underlying_list,
-            "get-underlying-list": self._underlying_list,
             "digital-option-instruments.get-instruments": self._instruments,
             "digital-options.place-digital-option": self._place,
             "digital-options.close-position": self._close,
-            "get-strike-list": self._strike_list,
-            "get-instruments": self._legacy_instruments,
         }
 
     # -- lists -------------------------------------------------------------------------
 
-    def underlying_list(self, now: float) -> DigitalUnderlyingList:
-        """Every active, with its trading sessions from a day ago to a week ahead."""
-        underlying = [
-            DigitalUnderlying(
-                active_id=spec.id,
-                name=spec.name,
-                underlying=spec.name,
-                is_suspended=False,
-                schedule=[
-                    DigitalSession(open=start, close=end)
-                    for start, end in schedule(spec, now - 86_400, now + 7 * 86_400)
-                ],
-            )
-            for spec in self.state.model.actives
-        ]
-        return DigitalUnderlyingList(type="digital-option", underlying=underlying)
-
     def _underlying_list(self, user: User, body: GetUnderlyingListBody, now: float) -> Reply:
-        return "underlying-list", self.underlying_list(now)
+        return "underlying-list", underlying_list(self.state.model, now)
 
     def _instruments(self, user: User, body: GetDigitalInstrumentsBody, now: float) -> Reply:
         spec = self.state.require_active(body.asset_id)
         instruments = [i.model() for i in offered(self.state.model, spec, now)] if is_open(spec, now) else []
         return "instruments", DigitalInstruments(instruments=instruments)
-
-    def _legacy_instruments(self, user: User, body: GetLegacyInstrumentsBody, now: float) -> Reply:
-        # The community client's get_all_open_time: forex, cfd (stocks) and crypto actives and their hours.
-        kinds = {"forex": "forex", "cfd": "stock", "crypto": "crypto"}
-        kind = kinds.get(body.type)
-        if kind is None:
-            raise SimError(REJECTED, f"type must be one of {', '.join(kinds)}, not {body.type!r}")
-        items = [
-            LegacyInstrument(
-                id=spec.name,
-                name=spec.name,
-                active_id=spec.id,
-                schedule=[
-                    DigitalSession(open=start, close=end)
-                    for start, end in schedule(spec, now - 86_400, now + 7 * 86_400)
-                ],
-            )
-            for spec in self.state.model.actives
-            if spec.kind == kind
-        ]
-        return "instruments", LegacyInstruments(instruments=items, type=body.type)
-
-    def _strike_list(self, user: User, body: GetStrikeListBody, now: float) -> Reply:
-        spec = self._by_name(body.underlying)
-        wanted = body.expiration // 1000 if body.expiration > 100_000_000_000 else body.expiration
-        found = self._nearest(spec, body.period, wanted, now)
-        entries = [
-            StrikeListEntry(
-                value=round((strike.value or 0) * 1_000_000),
-                call=StrikeSymbol(id=found.symbol("call", strike)),
-                put=StrikeSymbol(id=found.symbol("put", strike)),
-            )
-            for strike in found.strikes
-            if strike.value is not None
-        ]
-        return "strike-list", StrikeList(
-            strike=entries,
-            expiration=found.expiration,
-            period=found.period,
-            underlying=spec.name,
-            type=body.type,
-        )
-
-    def _by_name(self, name: str) -> ActiveSpec:
-        for spec in self.state.model.actives:
-            if spec.name.lower() == name.lower():
-                return spec
-        raise SimError(UNKNOWN_NAME, f"unknown underlying {name!r}")
-
-    def _nearest(self, spec: ActiveSpec, period: int, expiration: int, now: float) -> Instrument:
-        choices = [i for i in offered(self.state.model, spec, now) if i.period == period]
-        if not choices:
-            raise SimError(REJECTED, f"no {period} s digital instruments of {spec.name} now")
-        return min(choices, key=lambda i: abs(i.expiration - expiration))
 
     # -- orders ------------------------------------------------------------------------
 
@@ -204,7 +126,7 @@ class Digital(Product):
         parsed = parse_symbol(body.instrument_id)
         if parsed is None:
             raise SimError(UNKNOWN_NAME, f"unknown instrument {body.instrument_id!r}")
-        spec = self._by_name(parsed.name)
+        spec = by_name(self.state.model, parsed.name)
         if body.asset_id is not None and body.asset_id != spec.id:
             raise SimError(REJECTED, f"instrument {body.instrument_id} is not of asset {body.asset_id}")
         found = next(
@@ -386,7 +308,6 @@ class Digital(Product):
             self.host.publish([OrderUpdated(user, order) for user, order in rejections])
         self._settle(t)
         self._push_prices(t)
-        self._push_quotes(t)
         self._push_generated(t)
         self._push_underlyings(t)
 
@@ -434,28 +355,6 @@ class Digital(Product):
             )
             self._send_all(_PRICES, "trading-settings", payload, conns)
 
-    def _push_quotes(self, t: float) -> None:
-        for (active_id, period), conns in list(self.host.hub.streams(_QUOTES).items()):
-            spec = self._spec(active_id)
-            spot = self.state.price_at(active_id, t)
-            if spec is None or spot is None:
-                continue
-            current = next((i for i in offered(self.state.model, spec, t) if i.period == period), None)
-            if current is None:
-                continue
-            quotes = [
-                InstrumentQuote(symbols=[side.symbol], price=QuotePrice(ask=side.ask, bid=side.bid))
-                for price in current.prices(spot, t, self.state.commissions[active_id])
-                for side in (price.call, price.put)
-            ]
-            payload = InstrumentQuotes(
-                active=active_id,
-                kind="digital-option",
-                expiration=QuoteExpiration(period=period, timestamp=current.expiration),
-                quotes=quotes,
-            )
-            self._send_all(_QUOTES, "quotes", payload, conns)
-
     def _send_all(self, name: str, service: str, payload: Any, conns: set[Any]) -> None:
         data = push_frame(name, service, payload)
         for conn in list(conns):
@@ -484,7 +383,7 @@ class Digital(Product):
                 self._open_state[spec.id] = state
                 changed = True
         if changed:
-            self.host.push("underlying-list-changed", self.underlying_list(t), {})
+            self.host.push("underlying-list-changed", underlying_list(self.state.model, t), {})
 
     def _spec(self, active_id: int) -> ActiveSpec | None:
         try:

@@ -24,9 +24,18 @@ import math
 import re
 from dataclasses import dataclass
 
-from iqwire.models.digital import DigitalInstrument, DigitalStrike, StrikePrice, StrikeSide
+from iqwire.models.digital import (
+    DigitalInstrument,
+    DigitalSession,
+    DigitalStrike,
+    DigitalUnderlying,
+    DigitalUnderlyingList,
+    StrikePrice,
+    StrikeSide,
+)
 from iqwire.pricing import DigitalQuote, digital_quote
-from iqwire.sim.actives import ActiveSpec, is_open
+from iqwire.sim.actives import ActiveSpec, is_open, schedule
+from iqwire.sim.errors import UNKNOWN_NAME, SimError
 from iqwire.sim.prices import PriceModel
 
 __all__ = [
@@ -35,10 +44,13 @@ __all__ = [
     "SPOT",
     "Instrument",
     "Strike",
+    "by_name",
     "instrument",
     "offered",
     "parse_symbol",
+    "sessions",
     "symbol",
+    "underlying_list",
 ]
 
 PERIODS = (60, 300, 900)
@@ -198,3 +210,37 @@ def offered(model: PriceModel, spec: ActiveSpec, now: float) -> list[Instrument]
             if found is not None:
                 out.append(found)
     return out
+
+
+def sessions(spec: ActiveSpec, now: float) -> list[DigitalSession]:
+    """The active's trading sessions from a day ago to a week ahead."""
+    return [
+        DigitalSession(open=start, close=end) for start, end in schedule(spec, now - 86_400, now + 7 * 86_400)
+    ]
+
+
+def underlying_list(model: PriceModel, now: float) -> DigitalUnderlyingList:
+    """Every active as a digital underlying (``underlying`` repeats the name for the community client)."""
+    underlying = [
+        DigitalUnderlying(
+            active_id=spec.id,
+            name=spec.name,
+            underlying=spec.name,
+            is_suspended=False,
+            schedule=sessions(spec, now),
+        )
+        for spec in model.actives
+    ]
+    return DigitalUnderlyingList(type="digital-option", underlying=underlying)
+
+
+def by_name(model: PriceModel, name: str) -> ActiveSpec:
+    """The active of an underlying name (case-insensitive).
+
+    Raises:
+        SimError: 4004 for an unknown name.
+    """
+    for spec in model.actives:
+        if spec.name.lower() == name.lower():
+            return spec
+    raise SimError(UNKNOWN_NAME, f"unknown underlying {name!r}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 from iqwire.sim.binary_options import BinaryOptions
 from iqwire.sim.blitz import Blitz
 from iqwire.sim.digital import Digital
+from iqwire.sim.digital_community import DigitalCommunity
 from iqwire.sim.margin import Margin
 from iqwire.sim.product import Product
 
 __all__ = ["PRODUCTS"]
 
-PRODUCTS: tuple[type[Product], ...] = (Blitz, BinaryOptions, Digital, Margin)
+PRODUCTS: tuple[type[Product], ...] = (Blitz, BinaryOptions, Digital, DigitalCommunity, Margin)
