@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from iqwire.errors import RiskLimitExceeded
 from iqwire.models import Outcome
 
 __all__ = ["RiskGuard", "RiskLimits"]
@@ -64,6 +65,23 @@ class RiskGuard:
             self.refusals[key] += 1
             log.info("trade refused: %s", reason)
         return reason
+
+    def require(self, *, amount: float, payout: float, now: float) -> None:
+        """As :meth:`check`, but a refusal raises :class:`~iqwire.errors.RiskLimitExceeded`.
+
+        For code that places trades itself (outside a bot's ``Context``, which
+        counts refusals instead of raising).
+
+        Example::
+
+            guard.require(amount=10, payout=88, now=client.server_time())
+
+        Raises:
+            RiskLimitExceeded: a limit refuses the trade; ``reason`` names the rule.
+        """
+        reason = self.check(amount=amount, payout=payout, now=now)
+        if reason is not None:
+            raise RiskLimitExceeded(reason.split(":", 1)[0], reason)
 
     def _reason(self, amount: float, payout: float, now: float) -> str | None:
         limits = self.limits
