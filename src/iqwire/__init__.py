@@ -21,17 +21,23 @@ from iqwire.errors import (
     InsufficientBalance,
     InvalidOrder,
     IqwireError,
+    LocalProtocolError,
     MarketClosed,
+    NotConnected,
     OutcomeUnknown,
     PayoutChanged,
     ProtocolError,
     RealMoneyLocked,
+    RemoteProtocolError,
     RequestTimeout,
     RiskLimitExceeded,
     ServerError,
+    TLSError,
     TradeError,
     TradeNotPlaced,
     TradeStateUnknown,
+    UnknownAsset,
+    UnknownBalance,
 )
 from iqwire.models import Balance, BalanceType, Candle, Direction, Outcome, Position
 
@@ -39,12 +45,13 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from iqwire.client import Client, ConnectionState
-    from iqwire.trading import Trade, TradeResult
+    from iqwire.trading import Trade, Trader, TradeResult
 
 _LAZY = {
     "Client": ("iqwire.client", "Client"),
     "ConnectionState": ("iqwire.client", "ConnectionState"),
     "Trade": ("iqwire.trading", "Trade"),
+    "Trader": ("iqwire.trading", "Trader"),
     "TradeResult": ("iqwire.trading", "TradeResult"),
 }
 
@@ -75,23 +82,30 @@ __all__ = [
     "InsufficientBalance",
     "InvalidOrder",
     "IqwireError",
+    "LocalProtocolError",
     "MarketClosed",
+    "NotConnected",
     "Outcome",
     "OutcomeUnknown",
     "PayoutChanged",
     "Position",
     "ProtocolError",
     "RealMoneyLocked",
+    "RemoteProtocolError",
     "RequestTimeout",
     "RiskLimitExceeded",
     "ServerError",
+    "TLSError",
     "Trade",
     "TradeError",
     "TradeNotPlaced",
     "TradeResult",
     "TradeStateUnknown",
-    "__version__",
+    "Trader",
+    "UnknownAsset",
+    "UnknownBalance",
     "errors",
     "models",
     "protocol",
+    "__version__",
 ]
