@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 from iqwire.bot.loader import load_config
-from iqwire.bot.optimize import TrialJob, optimize, run_trial, study_url
+from iqwire.bot.optimize import OptimizeResult, TrialJob, optimize, run_trial, study_url
 from iqwire.bot.risk import RiskLimits
 from iqwire.bot.search_report import plot_search, search_table, write_run_file
 from iqwire.bot.search_space import parse_space
@@ -68,15 +68,22 @@ def test_a_search_runs_resumes_and_scores_the_holdout(store: Path, tmp_path: Pat
     assert "sharpe (out)" in str([column.header for column in search_table(second).columns])
 
 
-def test_the_same_seed_samples_the_same_parameters(store: Path, tmp_path: Path) -> None:
-    runs = [
+@pytest.fixture(scope="module")
+def twin_searches(candles_2h: Path, tmp_path_factory: pytest.TempPathFactory) -> list[OptimizeResult]:
+    """Two new studies of 5 trials each with the same seed."""
+    root = tmp_path_factory.mktemp("twins")
+    return [
         optimize(
-            EXAMPLE, SPACE, store, START, END, trials=4, storage=tmp_path / f"{n}.sqlite", workers=1, seed=3
+            EXAMPLE, SPACE, candles_2h, START, END, trials=5, storage=root / f"{n}.sqlite", workers=1, seed=3
         )
         for n in range(2)
     ]
-    assert [row.params for row in runs[0].rows] == [row.params for row in runs[1].rows]
-    assert [row.value for row in runs[0].rows] == [row.value for row in runs[1].rows]
+
+
+def test_the_same_seed_samples_the_same_parameters(twin_searches: list[OptimizeResult]) -> None:
+    first, second = twin_searches
+    assert [row.params for row in first.rows] == [row.params for row in second.rows]
+    assert [row.value for row in first.rows] == [row.value for row in second.rows]
 
 
 def test_a_study_refuses_other_settings(store: Path, tmp_path: Path) -> None:
@@ -139,8 +146,10 @@ def test_a_killed_search_resumes(store: Path, tmp_path: Path) -> None:
     assert result.ran == 2
 
 
-def test_the_best_parameters_as_a_run_file_and_a_plot(store: Path, tmp_path: Path) -> None:
-    result = optimize(EXAMPLE, SPACE, store, START, END, trials=5, storage=tmp_path / "s.sqlite", workers=1)
+def test_the_best_parameters_as_a_run_file_and_a_plot(
+    twin_searches: list[OptimizeResult], tmp_path: Path
+) -> None:
+    result = twin_searches[0]
     assert result.best is not None
     limits = RiskLimits(max_stake=20.0, min_payout=None)
     path = write_run_file(

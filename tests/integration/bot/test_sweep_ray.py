@@ -1,4 +1,4 @@
-"""A sweep on a real local Ray cluster (2 CPUs, loopback only) equals the process sweep."""
+"""A sweep and a search on a real local Ray cluster (2 CPUs, loopback only) equal the process ones."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import ray
 
+from iqwire.bot.optimize import optimize
+from iqwire.bot.search_space import parse_space
 from iqwire.bot.sweep import run_sweep
 from iqwire.store.candles import CandleStore
 from iqwire.store.dataset import export_dataset
@@ -68,3 +70,28 @@ def test_a_ray_sweep_returns_exactly_the_process_sweep(cluster: Any, data: tuple
     assert by_ray == by_process
     assert by_ray_from_dataset == by_process
     assert ray.is_initialized()  # run_sweep joined the runtime; it shuts down only one it started
+
+
+def test_a_search_on_ray_equals_the_search_in_processes(
+    cluster: Any, data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    space = parse_space(["period=5..30,low=20..40"])
+    runs = {
+        backend: optimize(
+            EXAMPLE,
+            space,
+            data[0],
+            START,
+            END,
+            trials=4,
+            holdout=0.25,
+            workers=1,
+            seed=5,
+            backend=backend,
+            storage=tmp_path / f"{backend}.sqlite",
+        )
+        for backend in ("process", "ray")
+    }
+    by_process, by_ray = runs["process"].rows, runs["ray"].rows
+    assert len(by_ray) == 4 and [row.state for row in by_ray] == [row.state for row in by_process]
+    assert by_ray == by_process  # parameters, scores, summaries and holdout scores
