@@ -1,4 +1,4 @@
-"""The live broker: a bot's trades through a client, each followed to its outcome."""
+"""The live broker: a bot's trades through a :class:`~iqwire.trading.Trader`, each followed to its outcome."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from iqwire.errors import IqwireError, OutcomeUnknown
 from iqwire.models import BalanceType
 from iqwire.trading import Trade, Trader
 
-__all__ = ["ClientBroker"]
+__all__ = ["TraderBroker"]
 
 log = logging.getLogger("iqwire.bot.live")
 
 
-class ClientBroker:
+class TraderBroker:
     """Trades through an :class:`iqwire.trading.Trader` (real-money lock and reconciliation included).
 
     Every placed (or adopted) trade is followed by a task that hands its

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iqwire import actives
-from iqwire.bot.broker import ClientBroker
+from iqwire.bot.broker import TraderBroker
 from iqwire.bot.journal import Journal
 from iqwire.bot.mailbox import Mailbox
 from iqwire.bot.records import RunState, TradeRecord
@@ -45,7 +45,7 @@ from iqwire.models import (
 )
 from iqwire.trading import Trader
 
-__all__ = ["ClientBroker", "LiveResult", "LiveSession", "run_live"]
+__all__ = ["LiveResult", "LiveSession", "TraderBroker", "run_live"]
 
 log = logging.getLogger("iqwire.bot.live")
 
@@ -80,6 +80,8 @@ class LiveSession:
     ``journal``: journal every trade and resume the unsettled ones of this
     account and balance (``recover=False`` skips the resume: a fresh embedded
     simulator knows none of them). ``warmup=False`` starts with empty windows.
+    ``trader``: trade through this :class:`~iqwire.trading.Trader` (default: a new
+    one over ``client``, with the client's real-money setting).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class LiveSession:
         recover: bool = True,
         warmup: bool = True,
         mode: str | None = None,
+        trader: Trader | None = None,
     ) -> None:
         self.client = client
         self.strategy = strategy
@@ -107,8 +110,10 @@ class LiveSession:
         self.recover = recover
         self.warmup = warmup
         self.mailbox = Mailbox()
-        self.trader = Trader(client)
-        self.broker = ClientBroker(self.trader, balance, self.mailbox.put)
+        # The session stops a trader it made; one passed in belongs to the caller.
+        self._own_trader = trader is None
+        self.trader = trader if trader is not None else Trader(client)
+        self.broker = TraderBroker(self.trader, balance, self.mailbox.put)
         self._emit = emit
         self._feeds: list[asyncio.Task[None]] = []
         self._account_feeds: list[asyncio.Task[None]] = []
@@ -134,7 +139,8 @@ class LiveSession:
         finally:
             await self._close_feeds()
             await self.broker.cancel()
-            await self.trader.close()
+            if self._own_trader:
+                await self.trader.close()
             self._end_journal_run()
         return LiveResult(
             report=Report.from_state(self.state, self.start_balance or 0.0),
@@ -351,6 +357,7 @@ async def run_live(
     journal: Journal | None = None,
     recover: bool = True,
     warmup: bool = True,
+    trader: Trader | None = None,
 ) -> LiveResult:
     """Run a strategy on a connected client until ``duration`` (wall seconds) or ``stop``.
 
@@ -374,5 +381,6 @@ async def run_live(
         journal=journal,
         recover=recover,
         warmup=warmup,
+        trader=trader,
     )
     return await session.run(duration=duration, stop=stop)

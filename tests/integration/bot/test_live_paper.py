@@ -14,6 +14,7 @@ from iqwire.bot.records import RunState, TradeRecord
 from iqwire.client import Client
 from iqwire.models import BalanceChanged, BalanceType, Candle, InstrumentStatus, TradersMood
 from iqwire.sim import ManualClock, Simulator
+from iqwire.trading import Trader
 
 # Thursday 2026-02-12 20:59:00 UTC: EURUSD (id 1) closes at 21:00 UTC.
 BEFORE_CLOSE = 1_770_929_940
@@ -102,3 +103,28 @@ async def test_every_signal_kind_reaches_the_strategy() -> None:
     end_balance = next(b for b in sim.balances() if b.type is BalanceType.DEMO).amount
     assert end_balance == pytest.approx(start_balance + result.report.pnl)
     assert result.end_balance == pytest.approx(end_balance)
+
+
+async def test_a_run_trades_through_the_trader_it_is_given() -> None:
+    async with (
+        Simulator(seed=11, clock=ManualClock(BEFORE_CLOSE - 3600)) as sim,
+        Client(ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url) as client,
+    ):
+        trader = Trader(client)
+        strategy = Recorder()
+        stop = asyncio.Event()
+        limits = RiskLimits(max_open_trades=1, min_payout=None)
+        run = asyncio.create_task(run_live(client, strategy, limits=limits, stop=stop, trader=trader))
+        while not strategy.traded:
+            await sim.advance(1)
+            await asyncio.sleep(0.01)
+        stop.set()
+        while not run.done():
+            await sim.advance(1)
+            await asyncio.sleep(0.01)
+        result = await run
+        (record,) = result.state.closed
+        # The trade went through this trader (its portfolio saw it close), and the run left it running.
+        assert record.id in trader.portfolio.closed
+        assert trader.portfolio._started
+        await trader.close()
