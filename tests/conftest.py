@@ -43,11 +43,14 @@ IQWIRE_ENV = (
 def _no_iqwire_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The developer's own IQWIRE_* variables must not leak into a test: none may reach the real platform.
 
-    Journals and other data go to a temporary data directory, never the user's.
+    Journals and other data go to a temporary data directory, never the user's, and the
+    state file of ``iqwire sim`` moves to a fresh folder too, so a simulator the developer
+    runs is never the one a ``--sim`` test talks to.
     """
     for name in IQWIRE_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IQWIRE_DATA_DIR", str(tmp_path_factory.getbasetemp() / "iqwire-data"))
+    monkeypatch.setenv("IQWIRE_SIM_STATE", str(tmp_path_factory.mktemp("sim-state") / "sim.json"))
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
 from iqwire.client import Client
 from iqwire.models import BalanceType
-from iqwire.sim import Simulator
+from iqwire.sim import Simulator, SystemClock
 from iqwire.sim.actives import find_active
+from iqwire.sim.clock import REPRODUCIBLE_START
 from iqwire.store.candles import CandleStore
 from iqwire.store.download import download
 
@@ -77,14 +78,20 @@ async def run_demo(
     speed: float = 20.0,
     days: float = 2.0,
     seed: int = 42,
+    now: bool = False,
     console: Console | None = None,
 ) -> bool:
-    """Run the whole demo; returns whether our ledger matched the simulator's."""
+    """Run the whole demo; returns whether our ledger matched the simulator's.
+
+    The simulator's clock starts at a fixed origin, so a seed prints the same numbers
+    on every run; ``now=True`` starts it at the wall-clock time instead.
+    """
     console = console or Console()
     limits = RiskLimits(
         max_stake=50, max_open_trades=3, daily_loss_limit=1_000, max_trades_per_minute=6, cooldown_seconds=60
     )
-    async with Simulator(seed=seed, speed=speed) as sim:
+    clock = SystemClock(speed=speed, start=None if now else REPRODUCIBLE_START)
+    async with Simulator(seed=seed, clock=clock) as sim:
         console.rule("[bold]iqwire demo")
         console.print(f"simulator: {sim.ws_url} (seed {seed}, clock ×{speed:g})")
         async with Client(

@@ -24,9 +24,15 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def assert_clean_failure(result: Result, code: int, message: str) -> None:
-    """The command failed with ``code`` and one red line on stderr that says ``message``, no traceback."""
+    """The command failed with ``code`` and one red line on stderr that says ``message``, no traceback.
+
+    A ``note:`` line before it (such as "started an embedded simulator") is allowed.
+    """
     assert result.exit_code == code, result.output
-    assert message in result.stderr, result.stderr
-    assert result.stderr.startswith("error: ")
-    assert result.stderr.count("\n") == 1, result.stderr
+    errors = "".join(
+        line for line in result.stderr.splitlines(keepends=True) if not line.startswith("note: ")
+    )
+    assert message in errors, result.stderr
+    assert errors.startswith("error: "), result.stderr
+    assert errors.count("\n") == 1, result.stderr
     assert "Traceback" not in result.output

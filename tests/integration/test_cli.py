@@ -166,8 +166,9 @@ def test_resolve_active_uses_the_server_after_the_built_in_list(
     with pytest.raises(UnknownAsset, match="built-in list"):
         resolve_active("front.EURUSD-OTC")
     with Client("demo@example.com", "demo", ws_url=sim.ws_url, login_url=sim.login_url) as client:
-        assert resolve_active("front.EURUSD-OTC", client) == ResolvedActive(76, "EURUSD-OTC")
-        assert resolve_active("FRONT.amzn", client) == ResolvedActive(31, "AMZN")
+        # With a server, its initialization data gives the precision too.
+        assert resolve_active("front.EURUSD-OTC", client) == ResolvedActive(76, "EURUSD-OTC", 6)
+        assert resolve_active("FRONT.amzn", client).id == 31
         with pytest.raises(UnknownAsset, match="server's actives"):
             resolve_active("EURXYZ", client)
 

@@ -19,7 +19,7 @@ from iqwire.bot.journal import Journal
 from iqwire.bot.live import run_live
 from iqwire.bot.records import RunState
 from iqwire.bot.report import TRADE_COLUMNS
-from iqwire.cli import bot_cmd
+from iqwire.cli import connect
 from iqwire.client import Client as AsyncClient
 from iqwire.demo import DemoStrategy as MeanReversion
 from iqwire.models import BalanceType, Candle
@@ -110,9 +110,10 @@ def test_bot_run_takes_a_module_reference() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--paper", "--live"], "choose one of --paper and --live"),
+        (["--paper", "--live"], "choose one of --sim (--paper) and --live"),
+        (["--sim", "--live"], "choose one of --sim (--paper) and --live"),
         (["--real"], "--real applies to --live only"),
-        (["--balance", "real"], "--paper trades the simulator's demo balance, not real"),
+        (["--balance", "real"], "--sim trades the simulator's demo balance, not real"),
         (["-p", "nope=1"], "MeanReversion has no parameter(s) nope; MeanReversion takes: amount, expiration"),
         (["-p", "period"], "expected key=value, got 'period'"),
     ],
@@ -132,7 +133,7 @@ def test_bot_run_needs_a_loadable_strategy(tmp_path: Path) -> None:
 
 def test_bot_run_live_refuses_real_money_without_real(tsim: Simulator) -> None:
     result = invoke("bot", "run", EXAMPLE, "--live", "--balance", "real", "--duration", "0", *account(tsim))
-    assert_clean_failure(result, 1, "RealMoneyLocked: refusing to trade on the REAL balance without --real")
+    assert_clean_failure(result, 2, "RealMoneyLocked: refusing to trade on the REAL balance without --real")
     assert list(tsim.engine.accounts._ssids) == []  # nothing was sent, not even a login
 
 
@@ -155,7 +156,7 @@ class _SpyClient(AsyncClient):
 def test_bot_run_live_trades_the_chosen_balance(
     tsim: Simulator, monkeypatch: pytest.MonkeyPatch, args: list[str], allowed: bool, balance: str
 ) -> None:
-    monkeypatch.setattr(bot_cmd, "AsyncClient", _SpyClient)
+    monkeypatch.setattr(connect, "AsyncClient", _SpyClient)
     monkeypatch.setattr(_SpyClient, "created", [])
     result = invoke("bot", "run", EXAMPLE, "--live", *args, "--duration", "0", *account(tsim))
     assert result.exit_code == 0, result.output
@@ -322,7 +323,7 @@ def test_backtest_prints_the_report_and_exports(store: Path, tmp_path: Path) -> 
 
 def test_backtest_payout_params_and_whole_store(store: Path) -> None:
     result = invoke(
-        "backtest", EXAMPLE, "--db", str(store), "--payout", "85", "-p", "period=10", "--balance", "500"
+        "backtest", EXAMPLE, "--db", str(store), "--payout", "85", "-p", "period=10", "--start-balance", "500"
     )
     assert result.exit_code == 0, result.output
     assert "(period=10 low=30.0" in result.stdout
@@ -339,12 +340,16 @@ def test_backtest_errors(store: Path, tmp_path: Path) -> None:
     assert_clean_failure(invoke(*base, "--from", "yesterday"), 2, "'yesterday' is not a date")
     assert_clean_failure(invoke(*base, "--from", "2026-02-11", "--to", "2026-02-10"), 2, "is not before --to")
     empty = invoke(*base, "--from", "2026-03-01", "--to", "2026-03-02")
-    assert empty.exit_code == 1
+    assert empty.exit_code == 2
     assert (
         "warning: no EURUSD-OTC/5s candles in the store between 2026-03-01 00:00 and 2026-03-03 00:00"
         in empty.stderr
     )
-    assert "error: no candles to replay" in empty.stderr and "it holds: 76/5s" in empty.stderr
+    assert "error: no candles to replay" in empty.stderr
+    assert "it holds: EURUSD-OTC/5s 2026-02-10 00:00 → 2026-02-12 00:00" in empty.stderr
+    assert (
+        "download them with: iqwire candles download EURUSD-OTC --size 5 --start 2026-03-01" in empty.stderr
+    )
     assert_clean_failure(invoke(*base, "--sweep", "period=10", "--png", "x.png"), 2, "with --sweep use --csv")
     assert_clean_failure(invoke(*base, "--sweep", "period"), 2, "--sweep: expected key=value")
 
@@ -396,6 +401,8 @@ def test_demo_passes_its_options_to_run_demo(monkeypatch: pytest.MonkeyPatch, ok
     monkeypatch.setattr(demo_cmd, "run_demo", fake_run_demo)
     result = invoke("demo", "--duration", "5", "--speed", "40", "--days", "0.5", "--seed", "9")
     assert result.exit_code == code
-    assert calls == [{"duration": 5.0, "speed": 40.0, "days": 0.5, "seed": 9}]
+    assert calls == [{"duration": 5.0, "speed": 40.0, "days": 0.5, "seed": 9, "now": False}]
     assert invoke("demo").exit_code == code
-    assert calls[-1] == {"duration": 60.0, "speed": 20.0, "days": 2.0, "seed": 42}
+    assert calls[-1] == {"duration": 60.0, "speed": 20.0, "days": 2.0, "seed": 42, "now": False}
+    invoke("demo", "--now")
+    assert calls[-1]["now"] is True

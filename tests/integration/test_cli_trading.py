@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cli_helpers import account, assert_clean_failure, invoke
 
-from iqwire.cli import common
+from iqwire.cli import common, connect
 from iqwire.models import BalanceType
 from iqwire.sim import Simulator
 from iqwire.sync import Client, Trader
@@ -74,7 +74,7 @@ def test_trade_sends_one_option_with_the_given_terms(tsim: Simulator) -> None:
 def test_a_real_balance_without_real_is_refused_before_anything_is_sent(tsim: Simulator) -> None:
     real_before = balance_of(tsim, BalanceType.REAL)
     result = invoke("trade", "EURUSD-OTC", "call", "1", "-e", "5", "--balance", "real", *account(tsim))
-    assert_clean_failure(result, 1, "RealMoneyLocked: refusing to trade on the REAL balance without --real")
+    assert_clean_failure(result, 2, "RealMoneyLocked: refusing to trade on the REAL balance without --real")
     assert tsim.positions() == []
     assert balance_of(tsim, BalanceType.REAL) == real_before
     assert list(tsim.engine.accounts._ssids) == []  # it did not even log in
@@ -106,7 +106,7 @@ class _SpyClient(Client):
 def test_the_client_allows_real_money_only_with_real(
     tsim: Simulator, monkeypatch: pytest.MonkeyPatch, flags: list[str], allowed: bool
 ) -> None:
-    monkeypatch.setattr(common, "Client", _SpyClient)
+    monkeypatch.setattr(connect, "Client", _SpyClient)
     monkeypatch.setattr(_SpyClient, "created", [])
     result = invoke("trade", "EURUSD-OTC", "call", "1", "-e", "5", *flags, *account(tsim))
     assert result.exit_code == 0, result.output
@@ -120,12 +120,12 @@ def test_trade_errors_are_one_line() -> None:
     )
     assert_clean_failure(
         invoke("trade", "EURUSD-OTC", "call", "1", "-e", "7", "--sim", env=FAST),
-        1,
+        2,
         "InvalidOrder: expiration 7s",
     )
     assert_clean_failure(
         invoke("trade", "EURUSD-OTC", "put", "50000", "--balance", "tournament", "--sim", env=FAST),
-        1,
+        2,
         "InvalidOrder: amount 50000 is outside the limits",
     )
     usage = invoke("trade", "EURUSD-OTC", "sideways", "1", "--sim")

@@ -103,6 +103,8 @@ class Dashboard:
         self.spark_width = spark_width
         self._live: Live | None = None
         self._last_draw = float("-inf")
+        self._last_key: str | None = None  # the last message, up to its first ";"
+        self._repeats = 0
 
     @property
     def interactive(self) -> bool:
@@ -162,11 +164,23 @@ class Dashboard:
         live.update(self.render(), refresh=True)
 
     def log(self, line: str) -> None:
-        """Record an event: printed as a plain line off a terminal, shown under "messages" on one."""
+        """Record an event: printed as a plain line off a terminal, shown under "messages" on one.
+
+        A message that repeats the previous one (the same text up to its first ``;``, such
+        as a guard refusing again) replaces it with a count: ``refused ×8: cooldown: …``.
+        """
         stamp = _clock(self.state.server_time, "%H:%M:%S")
-        text = line if stamp == "—" else f"{stamp} {line}"
-        self.state.messages.append(text)
+        key = line.partition(";")[0]
+        if self.state.messages and key == self._last_key:
+            self._repeats += 1
+            self.state.messages.pop()
+            head, sep, tail = line.partition(": ")
+            shown = f"{head} ×{self._repeats}{sep}{tail}" if sep else f"{line} ×{self._repeats}"
+        else:
+            self._last_key, self._repeats, shown = key, 1, line
+        self.state.messages.append(shown if stamp == "—" else f"{stamp} {shown}")
         if not self.interactive:
+            text = line if stamp == "—" else f"{stamp} {line}"
             self.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     # -- rendering ----------------------------------------------------------------------------------

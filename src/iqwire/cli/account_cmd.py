@@ -15,12 +15,14 @@ from iqwire.cli.common import (
     SimOpt,
     WsUrlOpt,
     cli_errors,
-    open_client,
     stdout_console,
 )
+from iqwire.cli.connect import open_client
 from iqwire.models import Balance, Profile
 
-__all__ = ["balances", "login"]
+__all__ = ["app", "balances", "login"]
+
+app = typer.Typer()
 
 
 def _profile_table(profile: Profile, server: str | None) -> Table:
@@ -52,6 +54,7 @@ def _balances_table(balances: list[Balance]) -> Table:
     return table
 
 
+@app.command("login")
 def login(
     show_ssid: Annotated[
         bool, typer.Option("--show-ssid", help="Also print the session id (SSID). Keep it secret.")
@@ -76,6 +79,7 @@ def login(
             console.print(f"SSID: {ssid}", soft_wrap=True)
 
 
+@app.command("balances")
 def balances(
     sim: SimOpt = False,
     ws_url: WsUrlOpt = None,

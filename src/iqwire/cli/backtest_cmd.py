@@ -24,7 +24,7 @@ from rich.markup import escape
 from iqwire.bot.backtest import run_backtest
 from iqwire.bot.report import Report
 from iqwire.bot.sweep import make_resolver, read_series, strategy_actives
-from iqwire.cli.common import EXIT_USAGE, fail, stderr_console, stdout_console
+from iqwire.cli.common import EXIT_USAGE, fail, stderr_console, stdout_console, strategy_failure
 from iqwire.cli.optimize_cmd import (
     BestOpt,
     HoldoutOpt,
@@ -48,7 +48,9 @@ from iqwire.cli.strategy_opts import (
 from iqwire.cli.sweep_cmd import Runs, run_sweep_cli
 from iqwire.store.dataset import CandleReader, open_candles
 
-__all__ = ["SweepBackend", "backtest", "parse_time"]
+__all__ = ["SweepBackend", "app", "backtest", "parse_time"]
+
+app = typer.Typer()
 
 
 class SweepBackend(enum.StrEnum):
@@ -103,11 +105,26 @@ def _check_data(
                 )
             total += count
     if total == 0:
-        stored = ", ".join(f"{a}/{s}s" for a, s in store.series()) or "nothing"
+        known = store.actives()
+        held = [
+            f"{known[r.active_id].name if r.active_id in known else r.active_id}/{r.size}s "
+            f"{_when(r.first)} → {_when(r.last + r.size)}"
+            for r in store.ranges()
+        ]
+        name = next(iter(names.values()))
         fail(
-            f"no candles to replay in {store.path} (it holds: {stored}); download some with iqwire.store.download"
+            f"no candles to replay in {store.path} between {_when(start)} and {_when(end)} "
+            f"(it holds: {'; '.join(held) or 'nothing'}); download them with: iqwire candles download "
+            f"{name} --size {sizes[0]} --start {_day(start)} --end {_day(end)} --db {store.path}",
+            EXIT_USAGE,
         )
     return total
+
+
+def _day(seconds: int | None) -> str:
+    if seconds is None:
+        return "…"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def export_report(
@@ -129,6 +146,7 @@ def export_report(
         console.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 
+@app.command("backtest")
 def backtest(
     strategy: StrategyArg = None,
     db: Annotated[Path, typer.Option("--db", help="The candle store (SQLite) to replay.")] = Path(
@@ -174,7 +192,9 @@ def backtest(
             show_default=False,
         ),
     ] = None,
-    balance: Annotated[float, typer.Option("--balance", min=0.0, help="Starting balance.")] = 10_000.0,
+    start_balance: Annotated[
+        float, typer.Option("--start-balance", min=0.0, help="The simulated account's starting balance.")
+    ] = 10_000.0,
     payout: Annotated[
         float | None,
         typer.Option(
@@ -260,7 +280,7 @@ def backtest(
         count = _check_data(store, names, strategy_obj.sizes, first, last)
         if sweep or optimize:
             store.close()
-            runs = Runs(source, first, last, payout, balance, workers, backend, ray_address)
+            runs = Runs(source, first, last, payout, start_balance, workers, backend, ray_address)
             if optimize:
                 plan = SearchPlan(
                     optimize, trials, objective.value, holdout, study, study_name, seed, best, csv_path, png
@@ -279,17 +299,20 @@ def backtest(
         ),
         soft_wrap=True,
     )
-    result = asyncio.run(
-        run_backtest(
-            strategy_obj,
-            list(series.values()),
-            payouts=payouts,
-            limits=loaded.config.risk,
-            balance=balance,
-            resolve=make_resolver(names),
-            names=names,
+    try:
+        result = asyncio.run(
+            run_backtest(
+                strategy_obj,
+                list(series.values()),
+                payouts=payouts,
+                limits=loaded.config.risk,
+                balance=start_balance,
+                resolve=make_resolver(names),
+                names=names,
+            )
         )
-    )
+    except Exception as exc:
+        strategy_failure(exc, loaded.file)
     result.report.print(console)
     console.print(escape(result.report.summary_line()), soft_wrap=True)
     if result.unsettled:

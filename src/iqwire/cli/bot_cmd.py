@@ -36,8 +36,9 @@ from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
 from iqwire.cli.backtest_cmd import export_report, parse_time
 from iqwire.cli.common import (
-    EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
+    BalanceChoice,
     ConnectionOptions,
     EmailOpt,
     LoginUrlOpt,
@@ -48,12 +49,13 @@ from iqwire.cli.common import (
     fail,
     stderr_console,
     stdout_console,
+    strategy_failure,
 )
+from iqwire.cli.connect import connect
 from iqwire.cli.strategy_opts import ConfigOpt, ParamOpt, StrategyArg, load_strategy_args, params_text
-from iqwire.cli.trade_cmd import EXIT_INTERRUPTED, BalanceChoice, check_real_money
+from iqwire.cli.trade_cmd import check_real_money
 from iqwire.client import Client as AsyncClient
-from iqwire.errors import JournalError
-from iqwire.sim import Simulator
+from iqwire.errors import IqwireError, JournalError
 
 __all__ = ["app", "report", "run"]
 
@@ -67,6 +69,7 @@ JournalOpt = Annotated[
 ]
 
 app = typer.Typer(
+    name="bot",
     help="Trading bots: run a strategy on the simulator (paper) or an account (live).",
     no_args_is_help=True,
 )
@@ -119,8 +122,6 @@ class _RunPlan:
     balance: BalanceChoice
     real: bool
     duration: float | None
-    speed: float
-    seed: int
     limits: RiskLimits
     journal: Path | None = None
 
@@ -195,27 +196,10 @@ async def _run_journaled(
 async def _session(
     strategy: Strategy, plan: _RunPlan, options: ConnectionOptions, console: Console
 ) -> LiveResult:
-    if plan.mode == "paper":
-        async with Simulator(seed=plan.seed, speed=plan.speed) as simulator:
-            credentials = simulator.credentials
-            async with AsyncClient(
-                credentials.email,
-                credentials.password,
-                ws_url=simulator.ws_url,
-                login_url=simulator.login_url,
-                reconnect_delay=(0.05, 1.0),
-            ) as client:
-                where = f"the embedded simulator (seed {plan.seed}, clock ×{plan.speed:g})"
-                return await _run_on(client, strategy, plan, console, where, embedded=True)
-    async with AsyncClient(
-        options.email,
-        options.password,
-        ws_url=options.ws_url,
-        login_url=options.login_url,
-        allow_real_money=plan.real,
-    ) as client:
-        where = client.server_name or "the server"
-        return await _run_on(client, strategy, plan, console, where, embedded=False)
+    async with connect(options, allow_real_money=plan.real, reconnect_delay=(0.05, 1.0)) as connected:
+        # A fresh embedded simulator knows no earlier trade: nothing to resume.
+        embedded = connected.embedded
+        return await _run_on(connected.client, strategy, plan, console, connected.where, embedded=embedded)
 
 
 def _finish_run(result: LiveResult, console: Console, report_csv: Path | None) -> None:
@@ -243,8 +227,16 @@ def _finish_run(result: LiveResult, console: Console, report_csv: Path | None) -
 @app.command("run")
 def run(
     strategy: StrategyArg = None,
-    paper: Annotated[
-        bool, typer.Option("--paper", help="Trade the demo balance of an embedded simulator (the default).")
+    sim: Annotated[
+        bool,
+        typer.Option(
+            "--sim",
+            "--paper",
+            help=(
+                "Paper trading (the default): the demo balance of the local simulator, the running "
+                "'iqwire sim' or else an embedded one."
+            ),
+        ),
     ] = False,
     live: Annotated[
         bool, typer.Option("--live", help="Trade on the server of the connection options.")
@@ -267,9 +259,14 @@ def run(
     ] = None,
     param: ParamOpt = None,
     speed: Annotated[
-        float, typer.Option(min=0.001, help="With --paper: simulated seconds per real second.")
+        float, typer.Option(min=0.001, help="Embedded simulator: simulated seconds per real second.")
     ] = 1.0,
-    seed: Annotated[int, typer.Option(min=0, help="With --paper: the simulator's seed.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Embedded simulator: the seed of its prices (the same run each time).")
+    ] = 0,
+    now: Annotated[
+        bool, typer.Option("--now", help="Embedded simulator: start its clock at the wall-clock time.")
+    ] = False,
     report_csv: Annotated[
         Path | None, typer.Option("--report-csv", help="Write the closed trades as CSV.", show_default=False)
     ] = None,
@@ -281,16 +278,18 @@ def run(
 ) -> None:
     """Run a strategy until --duration or Ctrl-C, then print the report.
 
-    --paper (the default) starts a simulator on the real clock (--speed) and trades
-    its demo balance; --live connects with the connection options and trades the
-    demo balance unless --balance says otherwise (real needs --balance real --real).
-    On a terminal: the live dashboard. Otherwise: one plain line per event. The first
-    Ctrl-C stops new trades and waits for the open ones; a second quits at once.
-    Every trade is journaled (--journal); a --live run first resumes the journal's
-    unsettled trades and rebuilds the risk guards from it, so a restart lifts no limit.
+    --sim (also --paper; the default) trades the demo balance of the local
+    simulator: the running 'iqwire sim', else an embedded one (--seed, --speed,
+    --now). --live connects with the connection options and trades the demo
+    balance unless --balance says otherwise (real needs --balance real --real).
+    On a terminal: the live dashboard. Otherwise: one plain line per event. The
+    first Ctrl-C stops new trades and waits for the open ones; a second quits at once.
+    Every trade is journaled (--journal); a run on a server or on a running 'iqwire sim'
+    first resumes the journal's unsettled trades and rebuilds the risk guards from it,
+    so a restart lifts no limit.
     """
-    if paper and live:
-        fail("choose one of --paper and --live", EXIT_USAGE)
+    if sim and live:
+        fail("choose one of --sim (--paper) and --live", EXIT_USAGE)
     mode = "live" if live else "paper"
     loaded = load_strategy_args(strategy, config, param)
     try:
@@ -298,11 +297,11 @@ def run(
     except ValueError:
         fail(f"balance = {loaded.config.balance!r} in {config}: choose demo, tournament or real", EXIT_USAGE)
     if mode == "paper" and real:
-        fail("--real applies to --live only: --paper trades the simulator's demo balance", EXIT_USAGE)
+        fail("--real applies to --live only: --sim trades the simulator's demo balance", EXIT_USAGE)
     if mode == "paper" and chosen is not BalanceChoice.DEMO:
-        fail(f"--paper trades the simulator's demo balance, not {chosen.value}; use --live", EXIT_USAGE)
-    plan = _RunPlan(mode, chosen, real, duration, speed, seed, loaded.config.risk, journal)
-    options = ConnectionOptions(False, ws_url, login_url, email, password)
+        fail(f"--sim trades the simulator's demo balance, not {chosen.value}; use --live", EXIT_USAGE)
+    plan = _RunPlan(mode, chosen, real, duration, loaded.config.risk, journal)
+    options = ConnectionOptions(mode == "paper", ws_url, login_url, email, password, seed, speed, now)
     console = stdout_console()
     with cli_errors():
         check_real_money(chosen, real)
@@ -313,8 +312,10 @@ def run(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except JournalError as exc:
             fail(str(exc), EXIT_USAGE)
-        except (ValueError, LookupError) as exc:
-            fail(str(exc), EXIT_ERROR)
+        except IqwireError:
+            raise
+        except Exception as exc:
+            strategy_failure(exc, loaded.file)
     _finish_run(result, console, report_csv)
 
 

@@ -12,14 +12,20 @@ from rich.logging import RichHandler
 from iqwire.cli.common import EXIT_ERROR, stdout_console
 from iqwire.demo import run_demo
 
-__all__ = ["demo"]
+__all__ = ["app", "demo"]
+
+app = typer.Typer()
 
 
+@app.command("demo")
 def demo(
     duration: Annotated[float, typer.Option(min=0.0, help="Wall seconds of paper trading.")] = 60.0,
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 20.0,
     days: Annotated[float, typer.Option(min=0.0, help="Days of candles to download and backtest.")] = 2.0,
-    seed: Annotated[int, typer.Option(min=0, help="The simulator's seed.")] = 42,
+    seed: Annotated[int, typer.Option(min=0, help="The simulator's seed (the same numbers each run).")] = 42,
+    now: Annotated[
+        bool, typer.Option("--now", help="Start the simulator's clock at the wall-clock time.")
+    ] = False,
 ) -> None:
     """Download, backtest, paper-trade and report on an embedded simulator.
 
@@ -28,6 +34,6 @@ def demo(
     """
     console = stdout_console()
     logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=console, show_path=False)])
-    ok = asyncio.run(run_demo(duration=duration, speed=speed, days=days, seed=seed, console=console))
+    ok = asyncio.run(run_demo(duration=duration, speed=speed, days=days, seed=seed, now=now, console=console))
     if not ok:
         raise typer.Exit(EXIT_ERROR)

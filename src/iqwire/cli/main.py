@@ -1,4 +1,10 @@
-"""The ``iqwire`` Typer application and its entry point (``iqwire = "iqwire.cli.main:main"``)."""
+"""The ``iqwire`` Typer application and its entry point (``iqwire = "iqwire.cli.main:main"``).
+
+One registration style: every command module owns a ``typer.Typer`` named ``app``
+and declares its commands on it with ``@app.command(...)``. A module whose ``app``
+has a name is a command group (``iqwire candles …``, ``iqwire bot …``); one without
+adds its commands at the root. This module only lists the modules.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +19,42 @@ from iqwire.cli import (
     bot_cmd,
     candles_cmd,
     demo_cmd,
+    record_cmd,
     sim_cmd,
-    store_cmd,
     stream_cmd,
     trade_cmd,
 )
+from iqwire.cli.common import EXIT_CODES_TEXT, set_debug
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "main"]
+
+#: The command modules, in the order ``iqwire --help`` lists them.
+COMMAND_MODULES = (
+    sim_cmd,
+    account_cmd,
+    candles_cmd,
+    stream_cmd,
+    trade_cmd,
+    record_cmd,
+    bot_cmd,
+    backtest_cmd,
+    demo_cmd,
+)
 
 app = typer.Typer(
     name="iqwire",
     help=(
-        "Tools for the IQ Option WebSocket API: a local simulator, account and market data.\n\n"
-        "Networked commands take --sim (an embedded simulator) or --ws-url/--login-url with "
-        "--email/--password (else $IQWIRE_EMAIL, $IQWIRE_PASSWORD, $IQWIRE_SSID, $IQWIRE_WS_URL, "
-        "$IQWIRE_LOGIN_URL). Exit codes: 0 ok, 1 an error from the server or the network, "
-        "2 a usage error (such as an unknown asset)."
+        "Tools for the IQ Option WebSocket API: a local simulator, account and market data, "
+        "trading and bots.\n\n"
+        "Networked commands take --sim (the running 'iqwire sim', else an embedded simulator) "
+        "or --ws-url/--login-url with --email/--password (else $IQWIRE_EMAIL, $IQWIRE_PASSWORD, "
+        f"$IQWIRE_SSID, $IQWIRE_WS_URL, $IQWIRE_LOGIN_URL).\n\n{EXIT_CODES_TEXT}"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # Plain help: flags without "<bool>" tags, and text wrapped to the terminal, not to boxes.
+    rich_markup_mode=None,
 )
 
 
@@ -48,22 +70,16 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Print the full traceback of an error, not one line.")
+    ] = False,
 ) -> None:
     """Tools for the IQ Option WebSocket API."""
+    set_debug(debug)
 
 
-app.command("sim")(sim_cmd.sim)
-app.command("login")(account_cmd.login)
-app.command("balances")(account_cmd.balances)
-app.add_typer(candles_cmd.app, name="candles")
-store_cmd.register(app, candles_cmd.app)
-app.command("stream")(stream_cmd.stream)
-app.command("trade")(trade_cmd.trade)
-app.command("positions")(trade_cmd.positions)
-app.command("history")(trade_cmd.history)
-app.add_typer(bot_cmd.app, name="bot")
-app.command("backtest")(backtest_cmd.backtest)
-app.command("demo")(demo_cmd.demo)
+for _module in COMMAND_MODULES:
+    app.add_typer(_module.app)
 
 
 def main() -> None:

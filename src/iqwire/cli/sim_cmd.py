@@ -1,4 +1,10 @@
-"""``iqwire sim``: serve the simulator until SIGINT or SIGTERM."""
+"""``iqwire sim``: serve the simulator until SIGINT or SIGTERM, and say where (for ``--sim``).
+
+Example::
+
+    $ iqwire sim                              # terminal 1: listens on 127.0.0.1:8765
+    $ iqwire balances --sim                   # terminal 2: finds it through its state file
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,15 @@ from typing import Annotated
 
 import typer
 
-from iqwire.cli.common import EXIT_USAGE, fail, stdout_console
+from iqwire.cli.common import EXIT_USAGE, ConnectionOptions, fail, stdout_console
+from iqwire.cli.connect import clear_state, embedded_simulator, write_state
 from iqwire.sim import SimConfig, Simulator
 from iqwire.sim.config import DEMO_EMAIL, DEMO_PASSWORD, load_config
 from iqwire.sim.faults import parse_fault_spec
 
-__all__ = ["sim"]
+__all__ = ["app", "sim"]
+
+app = typer.Typer()
 
 
 def _load(config: Path | None, faults: str | None) -> SimConfig:
@@ -62,6 +71,7 @@ async def _serve(simulator: Simulator, settings: SimConfig, config: Path | None)
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loops
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
+    state = write_state(simulator, settings)
     try:
         console = stdout_console()
         console.print(
@@ -74,10 +84,12 @@ async def _serve(simulator: Simulator, settings: SimConfig, config: Path | None)
             console.print(f"Account:       {line}", soft_wrap=True)
         if settings.faults:
             console.print(f"Faults:        {settings.faults}", soft_wrap=True)
+        console.print(f"State file:    {state} (commands with --sim connect here)", soft_wrap=True)
         console.print("Press Ctrl-C to stop.", soft_wrap=True)
         sys.stdout.flush()
         await stop.wait()
     finally:
+        clear_state()
         for sig in installed:
             loop.remove_signal_handler(sig)
         await simulator.stop()
@@ -88,11 +100,20 @@ def _speed(simulator: Simulator) -> float:
     return float(getattr(simulator.clock, "speed", 1.0))
 
 
+@app.command("sim")
 def sim(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one (and prints it).")] = 8765,
-    seed: Annotated[int, typer.Option(help="Seed of prices, moods and random faults.")] = 0,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one (and prints it).")
+    ] = 8765,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of prices, moods and random faults.")] = 0,
     speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 1.0,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now", help="Start the clock at the wall-clock time (default: a fixed origin, reproducible)."
+        ),
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option(help="A TOML file of simulator settings (see iqwire.sim.config).", show_default=False),
@@ -107,13 +128,15 @@ def sim(
 ) -> None:
     """Serve a local simulator of the IQ Option server until Ctrl-C (SIGINT) or SIGTERM.
 
-    Prints the WebSocket URL, the login URL and the demo account; stops cleanly
-    (close frames to every client) and exits 0.
+    Prints the WebSocket URL, the login URL and the demo account, and writes them to
+    a state file so that any command with --sim connects here. Stops cleanly (close
+    frames to every client), removes the state file and exits 0.
     """
     settings = _load(config, faults)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        simulator = Simulator(seed=seed, speed=speed, host=host, port=port, config=settings)
+        options = ConnectionOptions(sim=True, seed=seed, speed=speed, now=now)
+        simulator = embedded_simulator(options, host=host, port=port, config=settings)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
     with contextlib.suppress(KeyboardInterrupt):  # a platform without loop signal handlers

@@ -8,6 +8,7 @@ A strategy is named ``package.module:Class`` or by a file (``examples/mean_rever
 
 from __future__ import annotations
 
+import inspect
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,14 @@ class LoadedStrategy:
     cls: type[Strategy]
     params: dict[str, Any]
     config: RunConfig
+
+    @property
+    def file(self) -> str | None:
+        """The strategy's source file, as tracebacks name it (``None`` when it has none)."""
+        try:
+            return inspect.getsourcefile(self.cls)
+        except TypeError:
+            return None
 
 
 def _read_config(path: Path | None) -> RunConfig:

@@ -20,14 +20,16 @@ from iqwire.cli.common import (
     SimOpt,
     WsUrlOpt,
     cli_errors,
-    open_client,
     resolve_active,
     stderr_console,
     stdout_console,
 )
+from iqwire.cli.connect import open_client
 from iqwire.models import Candle
 
-__all__ = ["candle_line", "stream"]
+__all__ = ["app", "candle_line", "stream"]
+
+app = typer.Typer()
 
 #: Rows the live table keeps (the newest candles).
 LIVE_ROWS = 15
@@ -38,7 +40,8 @@ def candle_line(active: ResolvedActive, candle: Candle) -> str:
     time = candle.datetime.isoformat().replace("+00:00", "Z")
     return (
         f"{time} {active.name}/{candle.size}s "
-        f"open={candle.open} high={candle.high} low={candle.low} close={candle.close}"
+        f"open={active.price(candle.open)} high={active.price(candle.high)} "
+        f"low={active.price(candle.low)} close={active.price(candle.close)}"
     )
 
 
@@ -54,16 +57,16 @@ def _live_table(active: ResolvedActive, size: int, rows: dict[int, Candle]) -> T
     table.add_column("time (UTC)")
     for name in ("open", "high", "low", "close"):
         table.add_column(name, justify="right")
-    table.add_column("")
+    table.add_column("candle")
     newest = max(rows, default=None)
     for start, candle in sorted(rows.items()):
         table.add_row(
             candle.datetime.strftime("%H:%M:%S"),
-            str(candle.open),
-            str(candle.high),
-            str(candle.low),
-            str(candle.close),
-            "forming" if start == newest and not candle.is_closed else "",
+            active.price(candle.open),
+            active.price(candle.high),
+            active.price(candle.low),
+            active.price(candle.close),
+            "forming" if start == newest and not candle.is_closed else "closed",
         )
     return table
 
@@ -84,6 +87,7 @@ def _print_lines(active: ResolvedActive, candles: Iterable[Candle]) -> None:
         sys.stdout.flush()
 
 
+@app.command("stream")
 def stream(
     active: Annotated[str, typer.Argument(help="Asset name (EURUSD-OTC, case-insensitive) or id (76).")],
     size: Annotated[int, typer.Option(min=1, help="Candle size in seconds.")] = 1,

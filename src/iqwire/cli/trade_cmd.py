@@ -1,7 +1,7 @@
 """``iqwire trade``, ``iqwire positions``, ``iqwire history``: one blitz option, and the portfolio.
 
 Real money is locked twice: ``--balance real`` is refused without ``--real`` before
-anything is sent (``RealMoneyLocked``, exit 1), and the client is created with
+anything is sent (``RealMoneyLocked``, exit 2), and the client is created with
 ``allow_real_money=True`` only when ``--real`` is given.
 
 With ``--sim`` the embedded simulator runs on the real clock; the hidden option
@@ -27,7 +27,10 @@ from rich.table import Table
 from rich.text import Text
 
 from iqwire.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
     SIM_SPEED_ENV,
+    BalanceChoice,
     ConnectionOptions,
     EmailOpt,
     LoginUrlOpt,
@@ -39,23 +42,23 @@ from iqwire.cli.common import (
     WsUrlOpt,
     cli_errors,
     fail,
-    open_client,
+    format_price,
     resolve_active,
     stderr_console,
     stdout_console,
 )
+from iqwire.cli.connect import open_client
 from iqwire.errors import ConnectionLost, RealMoneyLocked
-from iqwire.models import Balance, BalanceType, Position
+from iqwire.models import Balance, Position
 from iqwire.sim.actives import find_active
 from iqwire.sync import Client, SyncTrade, Trader
 
 __all__ = [
-    "EXIT_INTERRUPTED",
     "SIM_SPEED_ENV",
-    "BalanceChoice",
     "RealOpt",
     "Side",
     "SimSpeedOpt",
+    "app",
     "check_real_money",
     "history",
     "positions",
@@ -63,8 +66,7 @@ __all__ = [
     "trade",
 ]
 
-#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
+app = typer.Typer()
 
 
 class Side(enum.StrEnum):
@@ -72,19 +74,6 @@ class Side(enum.StrEnum):
 
     CALL = "call"
     PUT = "put"
-
-
-class BalanceChoice(enum.StrEnum):
-    """A balance of the account, by type."""
-
-    DEMO = "demo"
-    TOURNAMENT = "tournament"
-    REAL = "real"
-
-    @property
-    def balance_type(self) -> BalanceType:
-        """The matching :class:`~iqwire.models.BalanceType`."""
-        return BalanceType[self.name]
 
 
 BalanceFilterOpt = Annotated[
@@ -117,15 +106,6 @@ def _time(seconds: float | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime(fmt)
 
 
-def _price(value: float | None) -> str:
-    return "-" if value is None else f"{value:.10g}"
-
-
-def _decimals(value: float) -> int:
-    text = f"{value:.10g}"
-    return len(text.partition(".")[2]) if "e" not in text else 10
-
-
 def _money(value: float | None, currency: str = "") -> str:
     if value is None:
         return "-"
@@ -148,25 +128,35 @@ def print_wide(console: Console, table: Table) -> None:
 
 
 class _Names:
-    """Active names for tables: the built-in list first, then the server's initialization data."""
+    """Active names and price precisions for tables: the server's data, then the built-in list."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._server: dict[int, str] | None = None
+        self._server: dict[int, tuple[str, int | None]] | None = None
 
-    def __call__(self, active_id: int | None) -> str:
-        if active_id is None:
-            return "-"
-        spec = find_active(active_id)
-        if spec is not None:
-            return spec.name
+    def _known(self, active_id: int) -> tuple[str, int | None] | None:
         if self._server is None:
             init = self._client.get_initialization_data(refresh=False)
             self._server = {}
             for group in (init.blitz, init.turbo, init.binary):
                 for active in group.all():
-                    self._server.setdefault(active.id, active.ticker or active.name.removeprefix("front."))
-        return self._server.get(active_id, str(active_id))
+                    label = active.ticker or active.name.removeprefix("front.")
+                    self._server.setdefault(active.id, (label, active.precision))
+        return self._server.get(active_id)
+
+    def __call__(self, active_id: int | None) -> str:
+        if active_id is None:
+            return "-"
+        known = self._known(active_id)
+        if known is not None:
+            return known[0]
+        spec = find_active(active_id)  # an active the server does not list: the built-in name, if any
+        return spec.name if spec is not None else str(active_id)
+
+    def price(self, active_id: int | None, value: float | None) -> str:
+        """A price of the active at its precision."""
+        known = self._known(active_id) if active_id is not None else None
+        return format_price(value, known[1] if known is not None else None)
 
 
 def _balance_types(balances: list[Balance]) -> dict[int, str]:
@@ -192,7 +182,7 @@ class _Countdown:
     """What the countdown shows: the trade and the last price seen."""
 
     trade: SyncTrade
-    name: str
+    active: ResolvedActive
     currency: str
     price: float | None = None
     remaining: float = 0.0
@@ -212,27 +202,26 @@ class _Countdown:
         """The price's distance from the open, to the prices' decimals."""
         if self.price is None:
             return ""
-        decimals = max(_decimals(self.price), _decimals(self.trade.open_price))
-        return f"{self.price - self.trade.open_price:+.{decimals}f}"
+        return f"{self.price - self.trade.open_price:+.{self.active.precision or 6}f}"
 
     def line(self) -> str:
         word, _ = self.standing()
         delta = "" if self.price is None else f" ({self.delta()})"
-        return f"{math.ceil(self.remaining):>4}s left  price {_price(self.price)}{delta}  {word}"
+        return f"{math.ceil(self.remaining):>4}s left  price {self.active.price(self.price)}{delta}  {word}"
 
     def render(self) -> Table:
         trade = self.trade
         word, style = self.standing()
         table = Table(
-            title=f"#{trade.id} {self.name} {trade.direction} {_money(trade.amount, self.currency)}",
+            title=f"#{trade.id} {self.active.name} {trade.direction} {_money(trade.amount, self.currency)}",
             show_header=False,
             title_justify="left",
             min_width=48,
         )
         table.add_column("field", style="bold")
         table.add_column("value", justify="right")
-        table.add_row("open price", _price(trade.open_price))
-        table.add_row("current price", Text(_price(self.price), style=style))
+        table.add_row("open price", self.active.price(trade.open_price))
+        table.add_row("current price", Text(self.active.price(self.price), style=style))
         table.add_row("change", Text(self.delta() or "-", style=style))
         table.add_row("standing", Text(word, style=style))
         table.add_row("expires", _time(trade.expires, "%H:%M:%S UTC"))
@@ -274,12 +263,13 @@ def _follow(client: Client, view: _Countdown, console: Console) -> None:
             live.update(view.render())
 
 
+@app.command("trade", context_settings={"ignore_unknown_options": True})  # "-5" is an amount, refused below
 def trade(
     active: Annotated[str, typer.Argument(help="Asset name (EURUSD-OTC, case-insensitive) or id (76).")],
     direction: Annotated[
         Side, typer.Argument(case_sensitive=False, help="call: the price ends higher; put: lower.")
     ],
-    amount: Annotated[float, typer.Argument(help="The stake, in the balance's currency.")],
+    amount: Annotated[float, typer.Argument(help="The stake, in the balance's currency (more than 0).")],
     expiration: Annotated[
         int,
         typer.Option(
@@ -303,11 +293,13 @@ def trade(
     The real balance needs both --balance real and --real. Ctrl-C stops watching
     (exit 130); the option stays open on the server until it expires.
     """
-    options = ConnectionOptions(sim, ws_url, login_url, email, password)
+    if not amount > 0:
+        fail(f"the amount must be more than 0, got {amount:g}", EXIT_USAGE)
+    options = ConnectionOptions(sim, ws_url, login_url, email, password, speed=sim_speed)
     console = stdout_console()
     with cli_errors():
         check_real_money(balance, real)
-        with open_client(options, allow_real_money=real, sim_speed=sim_speed) as client:
+        with open_client(options, allow_real_money=real) as client:
             resolved = resolve_active(active, client)
             placed = Trader(client).buy_blitz(
                 resolved.id, direction.value, amount, expiration, balance=balance.balance_type
@@ -322,12 +314,12 @@ def _show_trade(client: Client, placed: SyncTrade, resolved: ResolvedActive, con
     console.print(
         escape(
             f"opened #{placed.id}: {resolved.name} {placed.direction} {_money(placed.amount, currency)} "
-            f"on {placed.balance_type.name} at {_price(placed.open_price)}, payout {placed.payout:g}%, "
+            f"on {placed.balance_type.name} at {resolved.price(placed.open_price)}, payout {placed.payout:g}%, "
             f"expires {_time(placed.expires, '%H:%M:%S UTC')} ({placed.expiration}s)"
         ),
         soft_wrap=True,
     )
-    view = _Countdown(placed, resolved.name, currency)
+    view = _Countdown(placed, resolved, currency)
     try:
         _follow(client, view, console)
         if not console.is_terminal:
@@ -343,8 +335,8 @@ def _show_trade(client: Client, placed: SyncTrade, resolved: ResolvedActive, con
     after = next((b for b in client.get_balances() if b.id == placed.balance_id), None)
     style = "green" if result.pnl > 0 else "red" if result.pnl < 0 else "yellow"
     console.print(
-        f"[bold {style}]{result.outcome.name}[/]: closed at {_price(result.close_price)} "
-        f"(opened {_price(placed.open_price)}), P&L [{style}]{result.pnl:+,.2f}[/]"
+        f"[bold {style}]{result.outcome.name}[/]: closed at {resolved.price(result.close_price)} "
+        f"(opened {resolved.price(placed.open_price)}), P&L [{style}]{result.pnl:+,.2f}[/]"
         f"{' ' + escape(currency) if currency else ''}",
         soft_wrap=True,
     )
@@ -376,7 +368,7 @@ def _positions_table(rows: list[Position], names: _Names, kinds: dict[int, str],
             names(position.active_id),
             position.direction or "-",
             _money(position.amount),
-            _price(position.open_quote),
+            names.price(position.active_id, position.open_quote),
             _time(position.open_time_s),
             left,
             kinds.get(position.user_balance_id or -1, "-"),
@@ -391,8 +383,8 @@ def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -
     table.add_column("active")
     table.add_column("dir")
     table.add_column("amount", justify="right")
-    table.add_column("open", justify="right")
-    table.add_column("close", justify="right")
+    table.add_column("open price", justify="right")
+    table.add_column("close price", justify="right")
     table.add_column("outcome")
     table.add_column("P&L", justify="right")
     table.add_column("balance")
@@ -405,8 +397,8 @@ def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -
             names(position.active_id),
             position.direction or "-",
             _money(position.amount),
-            _price(position.open_quote),
-            _price(close),
+            names.price(position.active_id, position.open_quote),
+            names.price(position.active_id, close),
             outcome.name if outcome is not None else "-",
             _pnl_text(position.pnl),
             kinds.get(position.user_balance_id or -1, "-"),
@@ -414,6 +406,7 @@ def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -
     return table
 
 
+@app.command("positions")
 def positions(
     balance: BalanceFilterOpt = None,
     sim: SimOpt = False,
@@ -433,6 +426,7 @@ def positions(
         )
 
 
+@app.command("history")
 def history(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many closed positions.")] = 30,
     balance: BalanceFilterOpt = None,

@@ -11,7 +11,12 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["REPRODUCIBLE_START", "Clock", "ManualClock", "SystemClock"]
+
+#: Where a reproducible run's clock starts: 2026-02-12 12:25 UTC, a Thursday, when every
+#: active of the built-in schedule trades. With a seed and this origin, prices and candles
+#: are the same on every run; ``SystemClock(start=None)`` starts from the wall clock instead.
+REPRODUCIBLE_START = 1_770_899_100
 
 
 class Clock(Protocol):

@@ -9,24 +9,15 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from iqwire.cli.store_cmd import register
+from iqwire import cli
 from iqwire.sim.config import DEMO_PASSWORD
 from iqwire.store import CandleStore, load_recording
 
 
 @pytest.fixture
 def app() -> typer.Typer:
-    """The root app as the lead wires it: ``register(app, candles_app)``."""
-    root = typer.Typer()
-    candles = typer.Typer()
-
-    @candles.command()
-    def show() -> None:
-        """The other developer's command, standing in."""
-
-    register(root, candles)
-    root.add_typer(candles, name="candles")
-    return root
+    """The ``iqwire`` application."""
+    return cli.app
 
 
 def run(app: typer.Typer, *args: str) -> Result:
@@ -47,14 +38,14 @@ def test_download_info_export(app: typer.Typer, tmp_path: Path) -> None:
 
     again = run(app, "candles", "download", "76", "--days", "0.5", "--db", str(db), "--sim", "--json", "-q")
     assert again.exit_code == 0, again.output
-    report = json.loads(again.output)
+    report = json.loads(again.stdout)
     assert (
         report["slots"] in (719, 720) and report["skipped"] >= report["slots"] - 2 and report["missing"] == []
     )
 
     info = run(app, "candles", "info", "--db", str(db), "--json")
     assert info.exit_code == 0, info.output
-    (line,) = [json.loads(text) for text in info.output.splitlines()]
+    (line,) = [json.loads(text) for text in info.stdout.splitlines()]
     assert (line["active"], line["size"], line["missing_candles"]) == ("EURUSD-OTC", 60, 0)
     assert line["count"] >= first
 
@@ -89,7 +80,7 @@ def test_download_classifies_the_simulators_closures(app: typer.Typer, tmp_path:
         "-q",
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["gap_rule"] == "is_open" and report["missing"] == []
     assert len(report["market_gaps"]) == 3
 

@@ -178,3 +178,18 @@ def test_log_outside_the_context_on_a_terminal_only_records() -> None:
     dashboard.log("hello")
     dashboard.refresh()
     assert console.export_text() == "" and list(state.messages) == ["hello"]
+
+
+def test_repeated_messages_are_counted_not_repeated() -> None:
+    console = Console(record=True, width=120, force_terminal=True)
+    state = RunState()
+    dashboard = Dashboard(state, console=console)
+    for left in (60, 55, 50):
+        dashboard.log(f"refused: cooldown: 3 losses in a row; paused for {left}s")
+    dashboard.log("opened #8 EURUSD-OTC put 10.00 [demo]")
+    dashboard.log("refused: cooldown: 3 losses in a row; paused for 5s")
+    assert list(state.messages) == [
+        "refused ×3: cooldown: 3 losses in a row; paused for 50s",
+        "opened #8 EURUSD-OTC put 10.00 [demo]",
+        "refused: cooldown: 3 losses in a row; paused for 5s",
+    ]
