@@ -1,6 +1,6 @@
 """Mean reversion with RSI: buy against stretched moves on 5-second candles.
 
-Run it: ``iqwire bot run examples/mean_reversion.py --paper`` or
+Run it: ``iqwire bot run examples/mean_reversion.py --sim`` or
 ``iqwire backtest examples/mean_reversion.py --db candles.sqlite``.
 """
 

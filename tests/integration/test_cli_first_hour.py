@@ -171,25 +171,19 @@ def test_ctrl_c_in_a_download_says_what_is_saved(tmp_path: Path, monkeypatch: py
 # -- reproducible runs --------------------------------------------------------------------------------
 
 
-def test_a_seeded_paper_run_prints_the_same_numbers_twice() -> None:
-    def summary() -> list[str]:
-        result = invoke(
-            "bot",
-            "run",
-            "examples/mean_reversion.py",
-            "--sim",
-            "--seed",
-            "3",
-            "--speed",
-            "50",
-            "--duration",
-            "4",
-        )
-        assert result.exit_code == 0, result.output
-        return [
-            line for line in result.stdout.splitlines() if " trades (" in line or line.startswith("balance:")
-        ]
+def test_an_embedded_simulator_starts_at_the_same_moment_every_run() -> None:
+    """Its clock starts at REPRODUCIBLE_START, so the same candles come back (``--now``: the wall clock)."""
 
-    first = summary()
-    assert len(first) == 2
-    assert summary() == first
+    def last_hours() -> list[dict[str, Any]]:
+        result = invoke("candles", "show", "EURUSD-OTC", "--size", "3600", "--count", "3", "--json", "--sim")
+        assert result.exit_code == 0, result.output
+        candles: list[dict[str, Any]] = json.loads(result.stdout)
+        return candles
+
+    first = last_hours()
+    assert [c["time"] for c in first] == [
+        "2026-02-12T10:00:00Z",
+        "2026-02-12T11:00:00Z",
+        "2026-02-12T12:00:00Z",
+    ]
+    assert last_hours()[:2] == first[:2]  # closed candles: the same prices to the last digit
