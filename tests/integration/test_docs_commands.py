@@ -5,7 +5,9 @@ README's ``iqwire sim`` is started as the README says, on a free port (``--port 
 instead of its fixed one) and with its state file in a temporary folder; every other
 line runs as written, in a shell, from a folder that has the repository's ``examples/``.
 A scaling.md command that needs an optional package which is not installed (Ray for
-``--backend ray``, Optuna for ``--optimize``) or a remote dataset is skipped, by name.
+``--backend ray``, Optuna for ``--optimize``) or a remote dataset is skipped, by name,
+and a search's ``--trials`` is capped at :data:`MAX_TRIALS` (the command's shape is what
+is tested; a 200-trial search would take minutes of ``make test``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ SCALING = REPO / "docs" / "scaling.md"
 
 #: What a docs command may need that a test machine need not have: (marker in the command, module).
 OPTIONAL = (("--backend ray", "ray"), ("--optimize", "optuna"))
+#: The most trials a documented search runs here.
+MAX_TRIALS = 12
 #: Data a test cannot reach (object storage, cluster paths).
 REMOTE = ("s3://", "gs://", "ray://", "/shared/")
 
@@ -172,6 +176,7 @@ def test_every_scaling_command_exits_0(sandbox: Sandbox, command: str) -> None:
     if not (sandbox.folder / "candles.sqlite").exists():  # run alone: the README's download first
         download = next(c for c in readme_commands() if c.startswith("iqwire candles download"))
         assert sandbox.run(download).returncode == 0
-    result = sandbox.run(command)
-    assert result.returncode == 0, f"{command}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    capped = re.sub(r"--trials (\d+)", lambda m: f"--trials {min(int(m.group(1)), MAX_TRIALS)}", command)
+    result = sandbox.run(capped)
+    assert result.returncode == 0, f"{capped}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert "Traceback" not in result.stderr, command
