@@ -111,6 +111,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     state = folder / "state" / "sim.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IQWIRE_")}
     env["IQWIRE_SIM_STATE"] = str(state)
+    env["IQWIRE_DATA_DIR"] = str(folder / "data")  # journals: never the user's
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["COLUMNS"] = "200"
     sims = [c for c in readme_commands() if _is_sim(c)]
