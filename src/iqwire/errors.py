@@ -23,6 +23,7 @@ Every exception derives from :class:`IqwireError`; each has one meaning::
     ├── TradeError                the fate of a trade that was sent is in question
     │   ├── TradeNotPlaced        reconciliation proved the trade was never placed
     │   ├── TradeStateUnknown     reconciliation found several candidates
+    │   ├── OrderRejected         the server accepted an order, then rejected it: nothing placed
     │   └── OutcomeUnknown        no close event and no history entry after expiry
     └── JournalError              the trade journal cannot be opened, read or written
 
@@ -45,6 +46,7 @@ __all__ = [
     "LocalProtocolError",
     "MarketClosed",
     "NotConnected",
+    "OrderRejected",
     "OutcomeUnknown",
     "PayoutChanged",
     "ProtocolError",
@@ -231,6 +233,17 @@ class TradeStateUnknown(TradeError):
         super().__init__(message)
         self.args = (message, candidates)
         self.candidates = candidates
+
+
+class OrderRejected(TradeError):
+    """The server accepted an order (it has an id) and then rejected it: nothing was placed.
+
+    A digital option bought without the funds is accepted first and rejected after.
+    """
+
+    def __init__(self, message: str, *, order_id: int | None = None) -> None:
+        super().__init__(message)
+        self.order_id = order_id
 
 
 class OutcomeUnknown(TradeError):

@@ -592,7 +592,7 @@ class Client:
     def traders_mood(self, asset_id: int, instrument_type: str = "turbo-option") -> Stream[TradersMood]:
         """Traders' sentiment changes of one asset (``traders-mood-changed``)."""
         filters = {"asset_id": asset_id, "instrument_type": instrument_type}
-        return self._fixed(catalog.TRADERS_MOOD_CHANGED, filters, f"mood {asset_id}", lambda m: m.asset_id)
+        return self.subscribe(catalog.TRADERS_MOOD_CHANGED, filters, f"mood {asset_id}", lambda m: m.asset_id)
 
     def positions_changed(
         self, user_balance_id: int | None = None, instrument_type: str = "blitz-option"
@@ -618,25 +618,27 @@ class Client:
 
     def balance_changes(self) -> Stream[BalanceChanged]:
         """Every balance change of the user (``balance-changed``). Lossless."""
-        return self._fixed(catalog.BALANCE_CHANGED, None, "balances")
+        return self.subscribe(catalog.BALANCE_CHANGED, None, "balances")
 
     def instruments(self, instrument_type: str = "blitz-option") -> Stream[InstrumentsList]:
         """Asset status changes (opened/closed) (``instruments-list``)."""
-        return self._fixed(
+        return self.subscribe(
             catalog.INSTRUMENTS_LIST, {"type": instrument_type}, "instruments", lambda i: i.type
         )
 
     def currency_updates(self, name: str = "USD") -> Stream[Currency]:
         """Updates of one currency (``currency-updated`` 5.0)."""
-        return self._fixed(catalog.CURRENCY_UPDATED, {"name": name}, f"currency {name}", lambda c: c.name)
+        return self.subscribe(catalog.CURRENCY_UPDATED, {"name": name}, f"currency {name}", lambda c: c.name)
 
-    def _fixed(
+    def subscribe(
         self,
         spec: SubscriptionSpec[T],
         filters: dict[str, Any] | None,
         name: str,
         coalesce_key: Callable[[Any], Any] | None = None,
     ) -> Stream[T]:
+        """A stream of one catalogued subscription with these routing filters (opened by ``async with``)."""
+
         async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
             return [(spec, filters)]
 

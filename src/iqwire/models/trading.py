@@ -189,7 +189,13 @@ class Position(Model, kw_only=True, frozen=True, omit_defaults=False):
         """How it closed; ``None`` while open; ``Outcome.UNKNOWN`` for unseen values."""
         if not self.is_closed:
             return None
-        return Outcome.from_wire(self.close_reason or self.result)
+        outcome = Outcome.from_wire(self.close_reason or self.result)
+        if outcome is Outcome.UNKNOWN and self.close_reason == "expired":
+            # Digital options close "expired"; how they ended is in ``result``, else in the P&L.
+            outcome = Outcome.from_wire(self.result)
+            if outcome is Outcome.UNKNOWN and self.pnl is not None:
+                outcome = Outcome.WIN if self.pnl > 0 else Outcome.LOSS if self.pnl < 0 else Outcome.EQUAL
+        return outcome
 
 
 class PositionsResponse(Model, kw_only=True, frozen=True):

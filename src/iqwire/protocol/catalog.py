@@ -253,6 +253,33 @@ SELL_OPTIONS: RpcSpec[SellOptionsBody, ResultAck] = RpcSpec(
     result_only=True,
     money=MoneyMove("sell", balance_field=None, ids_field="options_ids"),
 )
+SUBSCRIBE_POSITIONS: RpcSpec[SubscribePositionsBody, ResultAck] = RpcSpec(
+    "portfolio.subscribe-positions", ("1.0",), SubscribePositionsBody, "result", Result, result_only=True
+)
+GET_DIGITAL_INSTRUMENTS: RpcSpec[GetDigitalInstrumentsBody, DigitalInstruments] = RpcSpec(
+    "digital-option-instruments.get-instruments",
+    ("3.0",),
+    GetDigitalInstrumentsBody,
+    "instruments",
+    DigitalInstruments,
+)
+PLACE_DIGITAL_OPTION: RpcSpec[PlaceDigitalOptionBody, DigitalOptionPlaced] = RpcSpec(
+    "digital-options.place-digital-option",
+    ("3.0", "2.0", "1.0"),
+    PlaceDigitalOptionBody,
+    "digital-option-placed",
+    DigitalOptionPlaced,
+    money=MoneyMove("open"),
+)
+CLOSE_DIGITAL_POSITION: RpcSpec[ClosePositionBody, ResultAck] = RpcSpec(
+    "digital-options.close-position",
+    ("1.0",),
+    ClosePositionBody,
+    "result",
+    Result,
+    result_only=True,
+    money=MoneyMove("close", balance_field=None, ids_field="position_id"),
+)
 GET_POSITIONS: RpcSpec[GetPositionsBody, PositionsResponse] = RpcSpec(
     "portfolio.get-positions", ("4.0",), GetPositionsBody, "positions", PositionsResponse
 )
@@ -319,14 +346,7 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
         GET_POSITIONS,
         GET_ORDERS,
         GET_HISTORY_POSITIONS,
-        r(
-            "portfolio.subscribe-positions",
-            ("1.0",),
-            SubscribePositionsBody,
-            "result",
-            Result,
-            result_only=True,
-        ),
+        SUBSCRIBE_POSITIONS,
         # 4.6 marginal trading (and the community client's older margin dialect)
         *_margin_rpcs(),
         # 4.7 digital options
@@ -337,30 +357,9 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
             "underlying-list",
             DigitalUnderlyingList,
         ),
-        r(
-            "digital-option-instruments.get-instruments",
-            ("3.0",),
-            GetDigitalInstrumentsBody,
-            "instruments",
-            DigitalInstruments,
-        ),
-        r(
-            "digital-options.place-digital-option",
-            ("3.0", "2.0", "1.0"),
-            PlaceDigitalOptionBody,
-            "digital-option-placed",
-            DigitalOptionPlaced,
-            money=MoneyMove("open"),
-        ),
-        r(
-            "digital-options.close-position",
-            ("1.0",),
-            ClosePositionBody,
-            "result",
-            Result,
-            result_only=True,
-            money=MoneyMove("close", balance_field=None, ids_field="position_id"),
-        ),
+        GET_DIGITAL_INSTRUMENTS,
+        PLACE_DIGITAL_OPTION,
+        CLOSE_DIGITAL_POSITION,
         # 4.8 trading settings and tools
         GET_TRADING_GROUP_PARAMS,
         r("tech-instruments.get-script-indicators", (), RAW, None, RAW),
@@ -547,6 +546,18 @@ INSTRUMENTS_LIST: SubscriptionSpec[InstrumentsList] = SubscriptionSpec(
     "instruments-list", (), ("type",), "instruments-list", InstrumentsList, "instruments"
 )
 
+POSITIONS_STATE: SubscriptionSpec[PositionsState] = SubscriptionSpec(
+    "portfolio.positions-state", ("1.0",), (), "positions-state", PositionsState, "portfolio"
+)
+DIGITAL_CLIENT_PRICES: SubscriptionSpec[DigitalClientPrices] = SubscriptionSpec(
+    "trading-settings.digital-option-client-price-generated",
+    ("1.0",),
+    ("asset_id", "instrument_index", "instrument_type"),
+    "digital-option-client-price-generated",
+    DigitalClientPrices,
+    "trading-settings",
+)
+
 
 def _subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
     s: type[SubscriptionSpec[Any]] = SubscriptionSpec
@@ -561,7 +572,7 @@ def _subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
         INSTRUMENTS_LIST,
         s("active", (), ("id",), "active", Active, "actives"),
         s("quote-generated", ("2.0",), ("active_id",), "quote-generated", Quote, "quotes"),
-        s("portfolio.positions-state", ("1.0",), (), "positions-state", PositionsState, "portfolio"),
+        POSITIONS_STATE,
         s(
             "digital-option-instruments.underlying-list-changed",
             ("3.0",),
@@ -578,14 +589,7 @@ def _subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
             DigitalInstrument,
             "digital-option-instruments",
         ),
-        s(
-            "trading-settings.digital-option-client-price-generated",
-            ("1.0",),
-            ("asset_id", "instrument_index", "instrument_type"),
-            "digital-option-client-price-generated",
-            DigitalClientPrices,
-            "trading-settings",
-        ),
+        DIGITAL_CLIENT_PRICES,
         s(
             "instrument-quotes-generated",
             ("1.0",),

@@ -212,6 +212,7 @@ class Client:
     user_id = blocking(AsyncClient.user_id)
     wait_connected = blocking(AsyncClient.wait_connected)
 
+    subscribe = streaming(AsyncClient.subscribe)
     balance_changes = streaming(AsyncClient.balance_changes)
     candles = streaming(AsyncClient.candles)
     candles_multi = streaming(AsyncClient.candles_multi)

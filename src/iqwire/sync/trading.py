@@ -29,9 +29,10 @@ T = TypeVar("T")
 class SyncTrade:
     """A placed trade; :meth:`outcome` blocks until it closes.
 
-    It carries the :class:`~iqwire.trading.Trade`'s facts (``id``, ``active_id``,
-    ``direction``, ``amount``, ``balance_id``, ``balance_type``, ``open_price``,
-    ``created``, ``expires``, ``expiration``, ``payout``, ``reconciled``).
+    It carries the :class:`~iqwire.trading.Trade`'s facts (``id``, ``product``,
+    ``active_id``, ``direction``, ``amount``, ``balance_id``, ``balance_type``,
+    ``open_price``, ``created``, ``expires``, ``expiration``, ``payout``,
+    ``reconciled``, ``strike``, ``order_id``); :attr:`sell_profit` is live.
 
     Example::
 
@@ -55,6 +56,9 @@ class SyncTrade:
         self.expiration = trade.expiration
         self.payout = trade.payout
         self.reconciled = trade.reconciled
+        self.product = trade.product
+        self.strike = trade.strike
+        self.order_id = trade.order_id
 
     def __repr__(self) -> str:
         return repr(self.trade)
@@ -68,6 +72,19 @@ class SyncTrade:
     def result(self) -> TradeResult | None:
         """The result, once :meth:`outcome` has returned it."""
         return self.trade.result
+
+    @property
+    def sell_profit(self) -> float | None:
+        """What selling (closing) it now would pay back, from ``positions-state``."""
+        return self.trade.sell_profit
+
+    def sell(self) -> TradeResult:
+        """Sell (turbo, binary) or close (digital) now; see :meth:`iqwire.trading.Trade.sell`."""
+        return self._runner.run(self.trade.sell)
+
+    def close(self) -> TradeResult:
+        """Close a digital position now (the same as :meth:`sell`)."""
+        return self._runner.run(self.trade.close)
 
     def outcome(self, grace: float | None = None) -> TradeResult:
         """Block until the trade closes and return how it ended.
@@ -182,3 +199,9 @@ class Trader:
     refresh_payouts = blocking(AsyncTrader.refresh_payouts)
     adopt = direct_as(AsyncTrader.adopt, SyncTrade)
     buy_blitz = blocking_as(AsyncTrader.buy_blitz, SyncTrade)
+    buy_turbo = blocking_as(AsyncTrader.buy_turbo, SyncTrade)
+    buy_binary = blocking_as(AsyncTrader.buy_binary, SyncTrade)
+    buy_digital = blocking_as(AsyncTrader.buy_digital, SyncTrade)
+    expiries = blocking(AsyncTrader.expiries)
+    digital_strikes = blocking(AsyncTrader.digital_strikes)
+    sell = blocking(AsyncTrader.sell)

@@ -16,7 +16,7 @@ import logging
 import math
 
 from iqwire import actives
-from iqwire.errors import InsufficientBalance, InvalidOrder, MarketClosed, PayoutChanged
+from iqwire.errors import InvalidOrder, MarketClosed, PayoutChanged
 from iqwire.models import (
     BLITZ_OPTION_TYPE_ID,
     Balance,
@@ -64,25 +64,14 @@ async def buy(
     min_payout: float | None = None,
 ) -> Trade:
     """Place a blitz option and return the live :class:`Trade` (see :meth:`Trader.buy_blitz`)."""
-    direction = Direction(direction.lower() if isinstance(direction, str) else direction)
-    if not math.isfinite(amount) or amount <= 0:
-        raise InvalidOrder(f"amount must be a positive number, not {amount!r}")
-    target = await desk.balance(balance)
-    await desk.client.lock.check("open a blitz option", target.id)  # before anything else is asked
+    direction, target = await desk.open_checks(direction, amount, balance, "open a blitz option")
     spec = actives.resolve(active, await desk.actives(), groups=(PRODUCT,))
     if expiration not in spec.option.expiration_times:
         offered = ", ".join(str(e) for e in spec.option.expiration_times)
         raise InvalidOrder(
             f"expiration {expiration}s is not offered for {spec.ticker or spec.id} (offered: {offered})"
         )
-    low = spec.minimal_bet if spec.minimal_bet is not None else 1.0
-    high = spec.maximal_bet if spec.maximal_bet is not None else 20_000.0
-    if not low <= amount <= high:
-        raise InvalidOrder(f"amount {amount:g} is outside the limits {low:g} .. {high:g}")
-    if amount > target.amount:
-        raise InsufficientBalance(
-            f"amount {amount:g} is more than the balance {target.amount:.2f} {target.currency or ''}"
-        )
+    desk.check_stake(spec, amount, target)
     attempts = 1 + (max_requotes if max_requotes is not None else (1 if requote else 0))
     await desk.portfolio.start()
     await desk.portfolio.follow(INSTRUMENT_TYPE)

@@ -14,13 +14,14 @@ from typing import Any, Protocol, TypeVar
 from iqwire.client.lock import RealMoneyLock
 from iqwire.client.state import ConnectionState
 from iqwire.client.streams import Stream
-from iqwire.models import Balance, BalanceChanged, Candle, InitializationData, Position
-from iqwire.protocol.catalog import RpcSpec
+from iqwire.models import Balance, BalanceChanged, Candle, InitializationData, Order, Position
+from iqwire.protocol.catalog import RpcSpec, SubscriptionSpec
 
 __all__ = ["TradingClient"]
 
 Body = TypeVar("Body")
 Reply = TypeVar("Reply")
+Payload = TypeVar("Payload")
 
 
 class TradingClient(Protocol):
@@ -121,4 +122,18 @@ class TradingClient(Protocol):
 
     def balance_changes(self) -> Stream[BalanceChanged]:
         """Every balance change of the user."""
+        ...
+
+    def orders_changed(self, instrument_type: str = "blitz-option") -> Stream[Order]:
+        """Every order change of the user for one instrument type."""
+        ...
+
+    def subscribe(
+        self,
+        spec: SubscriptionSpec[Payload],
+        filters: dict[str, Any] | None,
+        name: str,
+        coalesce_key: Callable[[Any], Any] | None = None,
+    ) -> Stream[Payload]:
+        """A stream of one catalogued subscription (positions-state, digital prices...)."""
         ...

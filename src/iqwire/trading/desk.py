@@ -11,10 +11,19 @@ their payouts, read the current price, await a trade's outcome. The
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 
-from iqwire.errors import ConnectionLost, MarketClosed, OutcomeUnknown, RequestTimeout, UnknownBalance
-from iqwire.models import Balance, BalanceType, InitializationData, Position
+from iqwire.errors import (
+    ConnectionLost,
+    InsufficientBalance,
+    InvalidOrder,
+    MarketClosed,
+    OutcomeUnknown,
+    RequestTimeout,
+    UnknownBalance,
+)
+from iqwire.models import Balance, BalanceType, Direction, InitActive, InitializationData, Position
 from iqwire.trading.client import TradingClient
 from iqwire.trading.payouts import Payouts
 from iqwire.trading.portfolio import Portfolio
@@ -53,6 +62,38 @@ class Desk:
             ):
                 return candidate
         raise UnknownBalance(f"no balance {which!r} on this account")
+
+    async def open_checks(
+        self, direction: str | Direction, amount: float, balance: BalanceType | int, action: str
+    ) -> tuple[Direction, Balance]:
+        """What every purchase checks first: the direction, the amount, the balance, the real-money lock.
+
+        Raises:
+            ValueError: not call/put. InvalidOrder: not a positive amount.
+            UnknownBalance, RealMoneyLocked: nothing was sent.
+        """
+        side = Direction(direction.lower() if isinstance(direction, str) else direction)
+        if not math.isfinite(amount) or amount <= 0:
+            raise InvalidOrder(f"amount must be a positive number, not {amount!r}")
+        target = await self.balance(balance)
+        await self.client.lock.check(action, target.id)  # before anything else is asked
+        return side, target
+
+    @staticmethod
+    def check_stake(spec: InitActive, amount: float, balance: Balance) -> None:
+        """The amount within the active's limits and the balance.
+
+        Raises:
+            InvalidOrder: outside ``minimal_bet``..``maximal_bet``. InsufficientBalance: above the balance.
+        """
+        low = spec.minimal_bet if spec.minimal_bet is not None else 1.0
+        high = spec.maximal_bet if spec.maximal_bet is not None else 20_000.0
+        if not low <= amount <= high:
+            raise InvalidOrder(f"amount {amount:g} is outside the limits {low:g} .. {high:g}")
+        if amount > balance.amount:
+            raise InsufficientBalance(
+                f"amount {amount:g} is more than the balance {balance.amount:.2f} {balance.currency or ''}"
+            )
 
     async def actives(self) -> InitializationData:
         """The initialization data (fetched once, then cached), its payouts loaded."""

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from iqwire.errors import InvalidOrder
 from iqwire.models import BalanceType, Outcome, Position, seconds_to_datetime
 
 __all__ = ["Trade", "TradeResult"]
@@ -44,13 +45,17 @@ class TradeResult:
 
 
 class Trade:
-    """A blitz option the server accepted.
+    """An option the server accepted: blitz, turbo, binary or digital (``product``).
+
+    ``id`` is the option id (turbo, binary, blitz) or the position's id (digital,
+    whose order id is ``order_id``). ``sell_profit`` is what selling it now would pay
+    back, kept current from ``positions-state`` (``None`` until the first push).
 
     Example::
 
-        trade = await trader.buy_blitz("EURUSD-OTC", "call", 10, expiration=30)
-        print(trade.id, trade.open_price, trade.expires_at)
-        result = await trade.outcome()
+        trade = await trader.buy_turbo("EURUSD-OTC", "call", 10, expiration=60)
+        print(trade.id, trade.open_price, trade.expires_at, trade.sell_profit)
+        result = await trade.outcome()          # or: await trade.sell()
         print(result.outcome, result.pnl)
     """
 
@@ -70,6 +75,14 @@ class Trade:
         payout: float,
         wait_outcome: Callable[[Trade, float | None], Awaitable[TradeResult]],
         reconciled: bool = False,
+        product: str = "blitz",
+        instrument_type: str = "blitz-option",
+        instrument_id: str | None = None,
+        strike: float | None = None,
+        order_id: int | None = None,
+        position_ref: int | str | None = None,
+        deadtime: int = 0,
+        sell: Callable[[Trade], Awaitable[TradeResult]] | None = None,
     ) -> None:
         self.id = id
         self.active_id = active_id
@@ -83,13 +96,22 @@ class Trade:
         self.expiration = expiration
         self.payout = payout
         self.reconciled = reconciled
+        self.product = product
+        self.instrument_type = instrument_type
+        self.instrument_id = instrument_id
+        self.strike = strike
+        self.order_id = order_id
+        self.position_ref = position_ref
+        self.deadtime = deadtime
+        self.sell_profit: float | None = None
+        self._sell = sell
         self._wait_outcome = wait_outcome
         self._result: TradeResult | None = None
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return (
-            f"Trade(id={self.id}, active_id={self.active_id}, direction={self.direction!r}, "
+            f"Trade(id={self.id}, product={self.product!r}, active_id={self.active_id}, direction={self.direction!r}, "
             f"amount={self.amount}, expires={self.expires})"
         )
 
@@ -116,3 +138,33 @@ class Trade:
             if self._result is None:
                 self._result = await self._wait_outcome(self, grace)
             return self._result
+
+    def settled(self, result: TradeResult) -> TradeResult:
+        """Record the result learned another way (a sale); :meth:`outcome` returns it from now on."""
+        if self._result is None:
+            self._result = result
+        return self._result
+
+    async def sell(self) -> TradeResult:
+        """Sell the option back now (turbo, binary) or close the position (digital); sent at most once.
+
+        Example::
+
+            if trade.sell_profit is not None and trade.sell_profit > trade.amount:
+                result = await trade.sell()
+                print(result.outcome, result.pnl)        # Outcome.SOLD, the profit taken
+
+        Raises:
+            InvalidOrder: the product cannot be sold (blitz), the trade closed, or it is too late;
+                nothing was sent.
+            RealMoneyLocked: a REAL balance without the opt-in; nothing was sent.
+            ServerError: the server refused the sale.
+            TradeNotPlaced: the answer was lost and the position is still open: not sold.
+        """
+        if self._sell is None:
+            raise InvalidOrder(f"{self.product} options cannot be sold before expiry")
+        return await self._sell(self)
+
+    async def close(self) -> TradeResult:
+        """Close a digital position early (the wire's word; the same as :meth:`sell`)."""
+        return await self.sell()

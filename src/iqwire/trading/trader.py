@@ -16,16 +16,21 @@ catalog, and add a one-line method here.
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
-from iqwire.models import BalanceType, Direction, InitializationData
-from iqwire.trading import blitz
+from iqwire import actives
+from iqwire.errors import InvalidOrder
+from iqwire.models import BalanceType, Direction, InitializationData, Position
+from iqwire.trading import blitz, digital, fixed_expiry
 from iqwire.trading.client import TradingClient
 from iqwire.trading.desk import Desk
 from iqwire.trading.payouts import Payouts
 from iqwire.trading.portfolio import Portfolio
-from iqwire.trading.trade import Trade
+from iqwire.trading.sell_values import SellValues
+from iqwire.trading.trade import Trade, TradeResult
 
 __all__ = ["Trader"]
 
@@ -59,6 +64,8 @@ class Trader:
         self.payouts = Payouts()
         self.portfolio = Portfolio(client)
         self.desk = Desk(client, self.portfolio, self.payouts, outcome_grace)
+        self.sell_values = SellValues(client, self.portfolio)
+        self._digital_orders = digital.DigitalOrders(self.desk)
 
     def __repr__(self) -> str:
         return f"Trader(allow_real_money={self.allow_real_money}, open={len(self.portfolio.open)})"
@@ -72,7 +79,9 @@ class Trader:
         await self.close()
 
     async def close(self) -> None:
-        """Stop following positions (the client stays open)."""
+        """Stop following positions, orders and sale values (the client stays open)."""
+        await self.sell_values.stop()
+        await self._digital_orders.stop()
         await self.portfolio.stop()
 
     @property
@@ -194,3 +203,194 @@ class Trader:
             max_requotes=max_requotes,
             min_payout=min_payout,
         )
+
+    async def buy_turbo(
+        self,
+        active: str | int,
+        direction: str | Direction,
+        amount: float,
+        expiration: int = 60,
+        *,
+        balance: BalanceType | int = BalanceType.DEMO,
+    ) -> Trade:
+        """Buy a turbo option expiring on the minute grid: sent once, sellable until the buy-back deadline.
+
+        ``expiration`` counts grid minutes: 60 is the nearest minute that can still be
+        bought (purchase ends ``deadtime``, 30 s, before it), 120 the one after, up to
+        the active's ``option.count`` minutes.
+
+        Example::
+
+            trade = await trader.buy_turbo("EURUSD-OTC", "call", 10, expiration=60)
+            result = await trade.outcome()              # or: await trade.sell()
+            print(result.outcome, result.pnl)
+
+        Raises:
+            InvalidOrder (expiry off the grid or purchase time over, limits), InsufficientBalance,
+                UnknownAsset, UnknownBalance, MarketClosed, RealMoneyLocked: nothing was sent.
+            PayoutChanged: the payout moved (the cache now has the new one).
+            TradeNotPlaced, TradeStateUnknown: the answer was lost (see :meth:`buy_blitz`).
+        """
+        trade = await fixed_expiry.buy(
+            self.desk, fixed_expiry.TURBO, active, direction, amount, expiration=expiration, balance=balance
+        )
+        await self.sell_values.track(trade)
+        return trade
+
+    async def buy_binary(
+        self,
+        active: str | int,
+        direction: str | Direction,
+        amount: float,
+        *,
+        expires_at: int | float | datetime,
+        balance: BalanceType | int = BalanceType.DEMO,
+    ) -> Trade:
+        """Buy a binary option expiring at ``expires_at``, one of :meth:`expiries` (``"binary"``).
+
+        Example::
+
+            expiry = (await trader.expiries("EURUSD-OTC", "binary"))[0]
+            trade = await trader.buy_binary("EURUSD-OTC", "put", 10, expires_at=expiry)
+            print((await trade.outcome()).pnl)
+
+        Raises:
+            as :meth:`buy_turbo`.
+        """
+        trade = await fixed_expiry.buy(
+            self.desk, fixed_expiry.BINARY, active, direction, amount, expires_at=expires_at, balance=balance
+        )
+        await self.sell_values.track(trade)
+        return trade
+
+    async def expiries(self, active: str | int, product: Literal["turbo", "binary"] = "turbo") -> list[int]:
+        """The turbo or binary expiries (unix seconds) that can be bought now, soonest first.
+
+        Example::
+
+            print(await trader.expiries("EURUSD-OTC", "binary"))
+        """
+        kind = fixed_expiry.KINDS[product]
+        spec = actives.resolve(active, await self.desk.actives(), groups=(kind.product,))
+        return fixed_expiry.expiries(spec, kind, self.client.server_time())
+
+    async def buy_digital(
+        self,
+        active: str | int,
+        direction: str | Direction,
+        amount: float,
+        period: int = 60,
+        *,
+        strike: Literal["spot"] | float = "spot",
+        balance: BalanceType | int = BalanceType.DEMO,
+    ) -> Trade:
+        """Buy a digital option on the nearest ``period`` instrument, at the spot strike or a price.
+
+        The trade's ``payout`` is the profit percent of the fill (the strike's ask);
+        ``trade.close()`` (or ``sell()``) closes it early at the strike's bid.
+
+        Example::
+
+            table = await trader.digital_strikes("EURUSD-OTC", 60)
+            highest = table.strikes[-1].strike          # strikes are sorted: spot first, then by price
+            trade = await trader.buy_digital("EURUSD-OTC", "call", 10, 60, strike=highest)
+            print(trade.payout, (await trade.outcome()).pnl)
+
+        Raises:
+            InvalidOrder (no such period or strike, purchase time over, limits), InsufficientBalance,
+                UnknownAsset, UnknownBalance, MarketClosed, RealMoneyLocked: nothing was sent.
+            OrderRejected: the server accepted the order, then rejected it (nothing placed).
+            TradeNotPlaced, TradeStateUnknown: the answer was lost (see :meth:`buy_blitz`).
+        """
+        trade = await digital.buy(
+            self.desk,
+            self._digital_orders,
+            active,
+            direction,
+            amount,
+            period=period,
+            strike=strike,
+            balance=balance,
+        )
+        await self.sell_values.track(trade)
+        return trade
+
+    async def digital_strikes(self, active: str | int, period: int = 60) -> digital.DigitalStrikes:
+        """The strikes of the nearest ``period`` instrument with their prices and payouts now.
+
+        Example::
+
+            table = await trader.digital_strikes("EURUSD-OTC", 60)
+            for s in table.strikes:
+                print(s.label, s.call_ask, s.call_payout, s.put_ask, s.put_payout)
+
+        Raises:
+            UnknownAsset, MarketClosed, InvalidOrder: no such active or period now.
+            RequestTimeout: no price push arrived.
+        """
+        return await digital.strikes(self.desk, active, period)
+
+    async def sell(self, trade: Trade | int) -> TradeResult:
+        """Sell (turbo, binary) or close (digital) a trade or an open position by id, before expiry.
+
+        Example::
+
+            result = await trader.sell(4711)           # a position id, e.g. from ``iqwire positions``
+            print(result.outcome, result.pnl)
+
+        Raises:
+            InvalidOrder: no such open position, or it cannot be sold now; nothing was sent.
+            as :meth:`Trade.sell` otherwise.
+        """
+        if isinstance(trade, int):
+            trade = await self._open_trade(trade)
+        return await trade.sell()
+
+    async def _open_trade(self, position_id: int) -> Trade:
+        """A :class:`Trade` for an open position of this account, found by id."""
+        await self.portfolio.start()
+        types = ["turbo-option", "binary-option", digital.INSTRUMENT_TYPE, blitz.INSTRUMENT_TYPE]
+        for instrument_type in types:
+            await self.portfolio.follow(instrument_type)
+        found: Position | None = next(
+            (
+                p
+                for p in await self.client.get_positions(instrument_types=types)
+                if p.option_id == position_id
+            ),
+            None,
+        )
+        if found is None:
+            raise InvalidOrder(f"no open option or digital position {position_id} on this account")
+        self.portfolio.apply(found)
+        balance = await self.desk.balance(found.user_balance_id or 0)
+        product = (found.instrument_type or "blitz-option").removesuffix("-option")
+        created = int(found.open_time_s or 0)
+        expires = int(found.expiration_time_s or 0)
+        kind = fixed_expiry.KINDS.get(product)
+        sell = None
+        if kind is not None:
+            sell = functools.partial(fixed_expiry.sell, self.desk)
+        elif product == "digital":
+            sell = functools.partial(digital.close, self.desk)
+        trade = Trade(
+            id=position_id,
+            active_id=found.active_id or 0,
+            direction=found.direction or "",
+            amount=found.amount or 0.0,
+            balance_id=balance.id,
+            balance_type=balance.type,
+            open_price=found.open_quote or 0.0,
+            created=created,
+            expires=expires,
+            expiration=expires - created,
+            payout=0.0,
+            wait_outcome=self.desk.outcome,
+            reconciled=True,
+            product=product,
+            instrument_type=found.instrument_type or "blitz-option",
+            instrument_id=found.instrument_id,
+            position_ref=found.id,
+            sell=sell,
+        )
+        return trade
