@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The chaos run: a bot trades blitz options while the simulator breaks everything it can.
+"""The chaos run: a bot trades every option product while the simulator breaks everything it can.
 
 Usage (the full size is ``make chaos``; ``make test`` runs a small one in test_chaos.py)::
 
@@ -13,15 +13,17 @@ to it (its ``monotonic`` is the simulated clock), so "seconds since the last tim
 and the expiry it computes are in simulated time however fast the run goes. Trades
 go in small concurrent batches. While a batch is in flight the driver advances the
 simulator a quarter second at a time; between batches it jumps 5–40 s ahead, so
-1,000 trades span simulated hours. Every buy call uses its own stake (1.00, 1.01,
+1,000 trades span simulated hours. The calls mix the four option products (blitz,
+turbo, binary, digital: ``PRODUCTS``). Every buy call uses its own stake (1.00, 1.01,
 …), which maps each server position to exactly one call. Faults, all seeded:
 
 * forced disconnects (the ``--disconnects`` count, each one closing a live
-  connection): right after the server executed an ``open-option`` whose answer it
-  swallowed; right after it ignored one (never executed); at a random moment of a
+  connection): right after the server executed an ``open-option`` or
+  ``place-digital-option`` whose answer it swallowed; right after it ignored one
+  (never executed); at a random moment of a
   batch; while time jumps; and together with refused reconnects (HTTP 503);
 * delayed (so reordered) frames, swallowed answers of executed requests (of
-  ``open-option`` and of any RPC), ignored requests, malformed frames and
+  ``open-option``, ``place-digital-option`` and of any RPC), ignored requests, malformed frames and
   ``timeSync`` silences longer than the client's heartbeat timeout.
 
 Afterwards: no position on the server that its buy call did not learn of (lost), no
@@ -53,6 +55,11 @@ START = 1_770_899_100
 ACTIVES = (76, 81, 85, 1938, 1940, 2276)
 EXPIRATIONS = (5, 10, 15, 30, 60)
 OPEN = "binary-options.open-option"
+PLACE = "digital-options.place-digital-option"
+#: The money requests whose answers the faults swallow or ignore.
+MONEY = (OPEN, PLACE)
+#: The option products the calls mix, and how often each is drawn.
+PRODUCTS = ("blitz", "blitz", "turbo", "binary", "digital", "digital")
 #: The client's heartbeat timeout, in simulated seconds (its clock follows the simulator's).
 HEARTBEAT = 10.0
 #: Ticks (a quarter of a simulated second each) a batch may take before the run is declared hung.
@@ -68,6 +75,7 @@ class Call:
     active: int
     direction: str
     expiration: int
+    product: str = "blitz"
     trade: Trade | None = None
     error: BaseException | None = None
     result: TradeResult | None = None
@@ -90,6 +98,8 @@ class ChaosResult:
     not_placed: int = 0
     state_unknown: int = 0
     refused: dict[str, int] = field(default_factory=dict)
+    #: Trades placed, by product.
+    products: dict[str, int] = field(default_factory=dict)
     outcomes_known: int = 0
     outcomes_unknown: int = 0
     reconnects: int = 0
@@ -128,6 +138,7 @@ class ChaosResult:
         lines = [
             f"  placed={self.placed} (reconciled={self.reconciled}) not_placed={self.not_placed} "
             f"state_unknown={self.state_unknown} phantom={self.phantom}",
+            f"  placed by product: {', '.join(f'{k}={v}' for k, v in sorted(self.products.items()))}",
             f"  refused before sending: {refused}",
             f"  outcomes known={self.outcomes_known} unknown={self.outcomes_unknown}; "
             f"client reconnects={self.reconnects}",
@@ -147,9 +158,9 @@ class Driver:
         self.sim = sim
         self.rng = rng
         self.result = result
-        #: Disconnects waiting for the server to take an armed open-option fault.
-        self.after_drop = 0
-        self.after_ignore = 0
+        #: Disconnects waiting for the server to take an armed fault, by money request.
+        self.after_drop = dict.fromkeys(MONEY, 0)
+        self.after_ignore = dict.fromkeys(MONEY, 0)
         #: Disconnects to fire at a given tick of the current batch.
         self.at_tick: list[int] = []
         self.slow_ticks = 0
@@ -168,11 +179,13 @@ class Driver:
         for _ in range(disconnects):
             kind = rng.choice(("lost_answer", "ignored", "random", "random", "refused"))
             if kind == "lost_answer":
-                sim.drop_responses(OPEN)
-                self.after_drop += 1
+                rpc = rng.choice(MONEY)
+                sim.drop_responses(rpc)
+                self.after_drop[rpc] += 1
             elif kind == "ignored":
-                sim.ignore_requests(OPEN)
-                self.after_ignore += 1
+                rpc = rng.choice(MONEY)
+                sim.ignore_requests(rpc)
+                self.after_ignore[rpc] += 1
             elif kind == "refused":
                 sim.refuse_connections(rng.uniform(1, 5))
                 self.at_tick.append(rng.randrange(0, 6))
@@ -183,9 +196,9 @@ class Driver:
         if rng.random() < 0.2:
             self.pending_malformed = True
         if rng.random() < 0.08:
-            sim.drop_responses(OPEN)  # executed, answer lost, connection stays: a timeout
+            sim.drop_responses(rng.choice(MONEY))  # executed, answer lost, connection stays: a timeout
         if rng.random() < 0.08:
-            sim.ignore_requests(OPEN)  # never executed nor answered: a timeout
+            sim.ignore_requests(rng.choice(MONEY))  # never executed nor answered: a timeout
         if rng.random() < 0.08:
             sim.drop_responses()  # the next answer of any RPC
         if rng.random() < 0.05:
@@ -195,19 +208,20 @@ class Driver:
     async def tick(self, index: int) -> None:
         """One quarter of a simulated second, with the faults due now."""
         faults = self.sim.engine.faults
-        # The server took an armed open-option fault: drop the connection right after.
-        if (
-            self.after_drop
-            and faults.drop_responses.get(OPEN, 0) < self.after_drop
-            and await self.disconnect()
-        ):
-            self.after_drop -= 1
-        if (
-            self.after_ignore
-            and faults.ignore_requests.get(OPEN, 0) < self.after_ignore
-            and await self.disconnect()
-        ):
-            self.after_ignore -= 1
+        # The server took an armed fault of a money request: drop the connection right after.
+        for rpc in MONEY:
+            if (
+                self.after_drop[rpc]
+                and faults.drop_responses.get(rpc, 0) < self.after_drop[rpc]
+                and await self.disconnect()
+            ):
+                self.after_drop[rpc] -= 1
+            if (
+                self.after_ignore[rpc]
+                and faults.ignore_requests.get(rpc, 0) < self.after_ignore[rpc]
+                and await self.disconnect()
+            ):
+                self.after_ignore[rpc] -= 1
         due = [t for t in self.at_tick if t <= index]
         for t in due:
             if await self.disconnect():
@@ -234,12 +248,40 @@ class Driver:
 
 
 async def _buy(trader: Trader, call: Call) -> None:
+    demo = BalanceType.DEMO
     try:
-        call.trade = await trader.buy_blitz(
-            call.active, call.direction, call.amount, call.expiration, balance=BalanceType.DEMO
-        )
+        if call.product == "turbo":
+            call.trade = await trader.buy_turbo(call.active, call.direction, call.amount, 60, balance=demo)
+        elif call.product == "binary":
+            # The nearest quarter hour (a sale of the option is not part of this run).
+            expiry = (await trader.expiries(call.active, "binary"))[0]
+            call.trade = await trader.buy_binary(
+                call.active, call.direction, call.amount, expires_at=expiry, balance=demo
+            )
+        elif call.product == "digital":
+            call.trade = await trader.buy_digital(
+                call.active, call.direction, call.amount, call.expiration, balance=demo
+            )
+        else:
+            call.trade = await trader.buy_blitz(
+                call.active, call.direction, call.amount, call.expiration, balance=demo
+            )
     except IqwireError as exc:
         call.error = exc
+
+
+def _call(index: int, rng: random.Random) -> Call:
+    """One buy call: a product, and an expiration that product offers."""
+    product = rng.choice(PRODUCTS)
+    expiration = rng.choice((60, 300)) if product == "digital" else rng.choice(EXPIRATIONS)
+    return Call(
+        index=index,
+        amount=round(1.0 + index * 0.01, 2),
+        active=rng.choice(ACTIVES),
+        direction=rng.choice(("call", "put")),
+        expiration=expiration,
+        product=product,
+    )
 
 
 async def _outcome(call: Call) -> None:
@@ -310,16 +352,7 @@ async def _run(trades: int, disconnects: int, seed: int, rng: random.Random, res
                 )
                 in_jump = quota > 0 and rng.random() < 0.2
                 driver.arm(quota - (1 if in_jump else 0))
-                batch = [
-                    Call(
-                        index=index + k,
-                        amount=round(1.0 + (index + k) * 0.01, 2),
-                        active=rng.choice(ACTIVES),
-                        direction=rng.choice(("call", "put")),
-                        expiration=rng.choice(EXPIRATIONS),
-                    )
-                    for k in range(size)
-                ]
+                batch = [_call(index + k, rng) for k in range(size)]
                 index += size
                 calls += batch
                 tasks = [asyncio.create_task(_buy(trader, call)) for call in batch]
@@ -411,6 +444,7 @@ def _check(
             result.mismatches.append(f"call {call.index}: {len(found)} positions")
         if call.trade is not None:
             result.placed += 1
+            result.products[call.product] = result.products.get(call.product, 0) + 1
             result.reconciled += call.trade.reconciled
             known_ids.add(call.trade.id)
             if not any(p.option_id == call.trade.id for p in found):

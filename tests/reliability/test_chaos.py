@@ -37,6 +37,7 @@ async def test_a_small_chaos_run_loses_nothing_and_the_ledgers_agree() -> None:
     assert result.candle_holes == 0, report
     assert result.candles_backfilled > 0, report
     assert result.reconciled > 0 and result.not_placed > 0, report  # both reconciliation paths ran
+    assert set(result.products) == {"blitz", "turbo", "binary", "digital"}, report
     assert result.seconds < 60, report
 
 
