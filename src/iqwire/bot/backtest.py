@@ -4,7 +4,9 @@ The replay clock is the ``to`` of each candle: a strategy sees a candle only onc
 its period is over, and a trade opened at ``t`` opens at the last close at or
 before ``t`` and settles at the last close at or before ``floor(t) + expiration``
 (the simulator's "last tick" rule, at candle resolution). Win pays the active's
-payout, loss loses the stake, an unchanged price refunds it.
+payout, loss loses the stake, an unchanged price refunds it. Turbo, binary and
+digital options follow their own expiry rules and prices, and can be sold early
+(:mod:`iqwire.bot.option_terms`: the simulator's formulas).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from iqwire.bot import option_terms
+from iqwire.bot.option_terms import BLITZ_EXPIRATIONS, OptionTerms
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskGuard, RiskLimits
@@ -23,9 +27,7 @@ from iqwire.bot.strategy import Strategy
 from iqwire.errors import InsufficientBalance, InvalidOrder, MarketClosed
 from iqwire.models import Candle, Outcome
 
-__all__ = ["BacktestBroker", "BacktestResult", "run_backtest"]
-
-BLITZ_EXPIRATIONS = (5, 10, 15, 30, 60, 120, 300)
+__all__ = ["BLITZ_EXPIRATIONS", "BacktestBroker", "BacktestResult", "run_backtest"]
 
 
 @dataclass
@@ -34,6 +36,7 @@ class _Open:
     expires: int
     payout: float
     opened_at: float
+    terms: OptionTerms
 
 
 class BacktestBroker:
@@ -58,8 +61,8 @@ class BacktestBroker:
     def now(self) -> float:
         return self.time
 
-    def payout(self, active_id: int) -> float:
-        return self.payouts.get(active_id, 0.0)
+    def payout(self, active_id: int, product: str = "blitz") -> float:
+        return self.payouts.get(active_id, 0.0)  # the spot digital strike pays the same
 
     def balance(self) -> float | None:
         return round(self._balance, 2)
@@ -92,8 +95,21 @@ class BacktestBroker:
         index = bisect.bisect_right(ends, t) - 1
         return None if index < 0 else self._closes[active_id][index]
 
-    async def place(self, active_id: int, direction: str, amount: float, expiration: int) -> OpenTrade:
-        if expiration not in self.expirations:
+    def volatility(self, active_id: int) -> float:
+        """σ per √s estimated from the prices the replay has reached (no look-ahead)."""
+        ends, closes = self._ends.get(active_id, []), self._closes.get(active_id, [])
+        return option_terms.estimate_volatility(ends[-300:], closes[-300:])
+
+    async def place(
+        self,
+        active_id: int,
+        direction: str,
+        amount: float,
+        expiration: int,
+        product: str = "blitz",
+        strike: str | float = "spot",
+    ) -> OpenTrade:
+        if product == "blitz" and expiration not in self.expirations:
             raise InvalidOrder(f"expiration {expiration}s is not offered (offered: {self.expirations})")
         if direction not in ("call", "put"):
             raise InvalidOrder(f"direction must be 'call' or 'put', not {direction!r}")
@@ -102,18 +118,33 @@ class BacktestBroker:
         price = self.price_at(active_id, self.time)
         if price is None:
             raise MarketClosed(f"no price for active {active_id} yet")
+        terms = option_terms.open_terms(
+            product,
+            direction,
+            amount,
+            price,
+            self.time,
+            expiration,
+            commission=100 - self.payout(active_id),
+            volatility=self.volatility(active_id) if product == "digital" else 0.0,
+            strike=strike,
+        )
         self._balance -= amount
+        expires = terms.expires
         trade = OpenTrade(
             id=self._next_id,
             active_id=active_id,
             direction=direction,
             amount=amount,
-            expires_at=math.floor(self.time) + expiration,
+            expires_at=expires,
             open_price=price,
+            opened_at=self.time,
+            payout=round(terms.payout, 2),
+            product=product,
+            strike=terms.strike if product == "digital" else None,
         )
         self._next_id += 1
-        expires = math.floor(self.time) + expiration
-        self._open.append(_Open(trade, expires, self.payout(active_id), self.time))
+        self._open.append(_Open(trade, expires, round(terms.payout, 2), self.time, terms))
         if expires < self.next_expiry:
             self.next_expiry = expires
         return trade
@@ -135,13 +166,27 @@ class BacktestBroker:
         close = self.price_at(trade.active_id, item.expires)
         if close is None:
             close = trade.open_price
-        if close == trade.open_price:
-            outcome, pnl = Outcome.EQUAL, 0.0
-        elif (close > trade.open_price) == (trade.direction == "call"):
-            outcome, pnl = Outcome.WIN, round(trade.amount * item.payout / 100, 2)
-        else:
-            outcome, pnl = Outcome.LOSS, -trade.amount
+        outcome, pnl = option_terms.settle(item.terms, close)
         self._balance += trade.amount + pnl
+        return self._record(item, close, outcome, pnl, item.expires)
+
+    async def sell(self, trade: OpenTrade) -> TradeRecord:
+        """Sell (close) an open option now at the model's price (turbo, binary: buy-back; digital: bid)."""
+        item = next((o for o in self._open if o.trade.id == trade.id), None)
+        if item is None:
+            raise InvalidOrder(f"trade {trade.id} is not open")
+        spot = self.price_at(trade.active_id, self.time)
+        if spot is None:
+            raise MarketClosed(f"no price for active {trade.active_id}")
+        paid = option_terms.sale_value(item.terms, spot, self.time, self.volatility(trade.active_id))
+        self._open.remove(item)
+        self.next_expiry = min((o.expires for o in self._open), default=math.inf)
+        self._balance += paid
+        return self._record(item, spot, Outcome.SOLD, round(paid - trade.amount, 2), self.time)
+
+    @staticmethod
+    def _record(item: _Open, close: float, outcome: Outcome, pnl: float, closed_at: float) -> TradeRecord:
+        trade = item.trade
         return TradeRecord(
             id=trade.id,
             active_id=trade.active_id,
@@ -149,11 +194,12 @@ class BacktestBroker:
             amount=trade.amount,
             payout=item.payout,
             opened_at=item.opened_at,
-            expires_at=item.expires,
+            expires_at=closed_at,
             open_price=trade.open_price,
             close_price=close,
             outcome=outcome,
             pnl=pnl,
+            product=trade.product,
         )
 
     @property

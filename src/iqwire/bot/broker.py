@@ -8,9 +8,9 @@ import logging
 from collections.abc import Callable
 
 from iqwire.bot.records import OpenTrade, TradeRecord
-from iqwire.errors import IqwireError, OutcomeUnknown
+from iqwire.errors import InvalidOrder, IqwireError, OutcomeUnknown
 from iqwire.models import BalanceType
-from iqwire.trading import Trade, Trader
+from iqwire.trading import Trade, Trader, TradeResult
 
 __all__ = ["TraderBroker"]
 
@@ -45,9 +45,10 @@ class TraderBroker:
     def now(self) -> float:
         return self.client.server_time()
 
-    def payout(self, active_id: int) -> float:
+    def payout(self, active_id: int, product: str = "blitz") -> float:
+        # Digital payouts depend on the strike; the spot strike pays the blitz commission's payout.
         try:
-            return 100 - self.trader.commission(active_id)
+            return 100 - self.trader.commission(active_id, "blitz" if product == "digital" else product)
         except KeyError:
             return 0.0
 
@@ -57,10 +58,36 @@ class TraderBroker:
         balance = self.trader.portfolio.balances.get(self.balance_id)
         return None if balance is None else balance.amount
 
-    async def place(self, active_id: int, direction: str, amount: float, expiration: int) -> OpenTrade:
-        trade = await self.trader.buy_blitz(
-            active_id, direction, amount, expiration, balance=self.balance_type
-        )
+    async def place(
+        self,
+        active_id: int,
+        direction: str,
+        amount: float,
+        expiration: int,
+        product: str = "blitz",
+        strike: str | float = "spot",
+    ) -> OpenTrade:
+        trader, balance = self.trader, self.balance_type
+        if product == "turbo":
+            trade = await trader.buy_turbo(active_id, direction, amount, expiration, balance=balance)
+        elif product == "binary":
+            expiry = next(
+                (e for e in await trader.expiries(active_id, "binary") if e - self.now() >= expiration), None
+            )
+            if expiry is None:
+                raise InvalidOrder(f"no binary expiry {expiration}s or more away is offered")
+            trade = await trader.buy_binary(active_id, direction, amount, expires_at=expiry, balance=balance)
+        elif product == "digital" and strike == "spot":
+            trade = await trader.buy_digital(active_id, direction, amount, expiration, balance=balance)
+        elif product == "digital":
+            level = await self._nearest_strike(active_id, expiration, strike)
+            trade = await trader.buy_digital(
+                active_id, direction, amount, expiration, strike=level, balance=balance
+            )
+        elif product == "blitz":
+            trade = await trader.buy_blitz(active_id, direction, amount, expiration, balance=balance)
+        else:
+            raise InvalidOrder(f"product must be blitz, turbo, binary or digital, not {product!r}")
         self._follow(trade)
         return OpenTrade(
             id=trade.id,
@@ -72,7 +99,24 @@ class TraderBroker:
             opened_at=trade.created,
             payout=trade.payout,
             reconciled=trade.reconciled,
+            product=trade.product,
+            strike=trade.strike,
         )
+
+    async def _nearest_strike(self, active_id: int, period: int, price: str | float) -> float:
+        """The offered strike nearest ``price`` (live strikes are a fixed grid around the spot)."""
+        table = await self.trader.digital_strikes(active_id, period)
+        fixed = [s.strike for s in table.strikes if s.strike is not None]
+        if not fixed:
+            raise InvalidOrder(f"active {active_id} offers no fixed digital strikes now")
+        return min(fixed, key=lambda s: abs(s - float(price)))
+
+    async def sell(self, trade: OpenTrade) -> TradeRecord:
+        live = self.trades.get(trade.id)
+        if live is None:
+            raise InvalidOrder(f"trade {trade.id} is not one of this run's open trades")
+        result = await live.sell()
+        return self._record(live, result)
 
     def adopt(self, open_trade: OpenTrade) -> None:
         """Follow a trade an earlier run placed (found open on the server at restart)."""
@@ -108,20 +152,23 @@ class TraderBroker:
             log.error("trade %s: outcome not known: %s", trade.id, exc)
             self.unknown.append(trade.id)
             return
-        self._on_closed(
-            TradeRecord(
-                id=trade.id,
-                active_id=trade.active_id,
-                direction=trade.direction,
-                amount=trade.amount,
-                payout=trade.payout,
-                opened_at=trade.created,
-                expires_at=trade.expires,
-                open_price=trade.open_price,
-                close_price=result.close_price,
-                outcome=result.outcome,
-                pnl=result.pnl,
-            )
+        self._on_closed(self._record(trade, result))
+
+    @staticmethod
+    def _record(trade: Trade, result: TradeResult) -> TradeRecord:
+        return TradeRecord(
+            id=trade.id,
+            active_id=trade.active_id,
+            direction=trade.direction,
+            amount=trade.amount,
+            payout=trade.payout,
+            opened_at=trade.created,
+            expires_at=trade.expires,
+            open_price=trade.open_price,
+            close_price=result.close_price,
+            outcome=result.outcome,
+            pnl=result.pnl,
+            product=trade.product,
         )
 
     @property

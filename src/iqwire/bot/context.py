@@ -12,14 +12,16 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from iqwire.bot.indicators import CandleWindow
-from iqwire.bot.records import OpenTrade, RunState
+from iqwire.bot.records import OpenTrade, RunState, TradeRecord
 
 __all__ = ["Broker", "BuyFunction", "Context"]
 
 log = logging.getLogger("iqwire.bot")
 
-#: ``buy(direction, amount, expiration, active)``: the runner's guarded way to trade.
-BuyFunction = Callable[[str, float, int, str | int | None], Awaitable[OpenTrade | None]]
+#: ``buy(direction, amount, expiration, active, product, strike)``: the runner's guarded way to trade.
+BuyFunction = Callable[[str, float, int, str | int | None, str, str | float], Awaitable[OpenTrade | None]]
+#: ``sell(trade)``: the runner's way to sell (close) an open option early.
+SellFunction = Callable[[OpenTrade], Awaitable[TradeRecord | None]]
 
 
 class Broker(Protocol):
@@ -29,16 +31,28 @@ class Broker(Protocol):
         """Server time (live) or replay time (backtest), unix seconds."""
         ...
 
-    def payout(self, active_id: int) -> float:
-        """The active's current payout in percent."""
+    def payout(self, active_id: int, product: str = "blitz") -> float:
+        """The active's current payout in percent (digital: the spot strike's)."""
         ...
 
     def balance(self) -> float | None:
         """The trading balance, if known."""
         ...
 
-    async def place(self, active_id: int, direction: str, amount: float, expiration: int) -> OpenTrade:
-        """Place a blitz option; raise an :class:`~iqwire.errors.IqwireError` if it is refused."""
+    async def place(
+        self,
+        active_id: int,
+        direction: str,
+        amount: float,
+        expiration: int,
+        product: str = "blitz",
+        strike: str | float = "spot",
+    ) -> OpenTrade:
+        """Place an option; raise an :class:`~iqwire.errors.IqwireError` if it is refused."""
+        ...
+
+    async def sell(self, trade: OpenTrade) -> TradeRecord:
+        """Sell (close) an open turbo, binary or digital option now; its closed record."""
         ...
 
 
@@ -60,6 +74,7 @@ class Context:
         *,
         resolve: Callable[[str | int], int],
         buy: BuyFunction,
+        sell: SellFunction | None = None,
         emit: Callable[[str], None] | None = None,
         window_size: int = 500,
     ) -> None:
@@ -68,6 +83,7 @@ class Context:
         self._resolve = resolve
         self._resolved: dict[str | int, int] = {}
         self._buy = buy
+        self._sell = sell
         self._emit = emit
         self._window_size = window_size
         self._windows: dict[tuple[int, int], CandleWindow] = {}
@@ -129,15 +145,39 @@ class Context:
         return self.broker.balance()
 
     async def buy(
-        self, direction: str, amount: float, expiration: int, active: str | int | None = None
+        self,
+        direction: str,
+        amount: float,
+        expiration: int,
+        active: str | int | None = None,
+        *,
+        product: str = "blitz",
+        strike: str | float = "spot",
     ) -> OpenTrade | None:
-        """Buy a blitz option through the risk guards.
+        """Buy an option through the risk guards: blitz (default), turbo, binary or digital.
 
-        ``active`` defaults to the active of the signal being handled. Returns the
-        open trade, or ``None`` when a guard refused it or the server rejected it
-        (the reason is logged and counted in the report).
+        ``active`` defaults to the active of the signal being handled. ``expiration``
+        is seconds for blitz; for turbo the grid minute (60 the nearest, 120 the next);
+        for binary the least time to expiry; for digital the period (60, 300, 900).
+        A digital option is bought at ``strike``: ``"spot"`` or a price (live: the
+        nearest offered strike). Returns the open trade, or ``None`` when a guard
+        refused it or the server rejected it (the reason is logged and counted).
+
+        Example::
+
+            await ctx.buy("call", 10, 60, product="digital", strike=window.last.close * 1.0002)
         """
-        return await self._buy(direction, amount, expiration, active)
+        return await self._buy(direction, amount, expiration, active, product, strike)
+
+    async def sell(self, trade: OpenTrade) -> TradeRecord | None:
+        """Sell a turbo or binary option (close a digital one) before expiry.
+
+        Returns its closed record (outcome ``SOLD``), or ``None`` when the sale was
+        refused (logged and counted).
+        """
+        if self._sell is None:
+            raise ValueError("this run cannot sell")
+        return await self._sell(trade)
 
     def log(self, message: str) -> None:
         """A line in the run's log (and on the dashboard)."""

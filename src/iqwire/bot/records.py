@@ -25,6 +25,7 @@ class TradeRecord:
     close_price: float | None
     outcome: Outcome
     pnl: float
+    product: str = "blitz"
 
 
 @dataclass
@@ -46,6 +47,9 @@ class OpenTrade:
     payout: float | None = None
     reconciled: bool = False
     intent_id: int | None = None
+    product: str = "blitz"
+    #: A digital option's strike (``None``: other products).
+    strike: float | None = None
 
 
 @dataclass

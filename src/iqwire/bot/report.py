@@ -50,6 +50,8 @@ class Report:
       fewer than 2 trades or no spread).
     * ``profit_factor`` is gross profit / gross loss: ``inf`` with profits and
       no losses, ``None`` with neither.
+    * ``by_product`` splits the trades by option product (blitz, turbo, binary,
+      digital): trades, wins, losses, equal, sold and P&L of each.
 
     Example::
 
@@ -104,6 +106,17 @@ class Report:
             if std > 0:
                 self.sharpe = mean / std
 
+        self.by_product: dict[str, dict[str, float]] = {}
+        for t in self.records:
+            row = self.by_product.setdefault(
+                t.product, {"trades": 0, "wins": 0, "losses": 0, "equals": 0, "sold": 0, "pnl": 0.0}
+            )
+            row["trades"] += 1
+            key = {Outcome.WIN: "wins", Outcome.LOSS: "losses", Outcome.EQUAL: "equals", Outcome.SOLD: "sold"}
+            if t.outcome in key:
+                row[key[t.outcome]] += 1
+            row["pnl"] = round(row["pnl"] + t.pnl, 2)
+
         self.equity: list[float] = [self.starting_balance]
         peak = self.starting_balance
         self.max_drawdown = 0.0
@@ -153,6 +166,7 @@ class Report:
             "profit_factor": self.profit_factor,
             "refused": self.refused,
             "refusals": dict(self.refusals),
+            "by_product": {k: dict(v) for k, v in self.by_product.items()},
         }
 
     def summary_line(self) -> str:
@@ -190,6 +204,13 @@ class Report:
             table.add_row(name, value, style=style or None)
         for reason, count in self.refusals.items():
             table.add_row(f"  {reason}", str(count), style="dim")
+        if set(self.by_product) - {"blitz"}:
+            for product, row in sorted(self.by_product.items()):
+                table.add_row(
+                    f"  {product}",
+                    f"{row['trades']:g} trades ({row['wins']:g}W/{row['losses']:g}L/{row['equals']:g}E/"
+                    f"{row['sold']:g}S), P&L {row['pnl']:+,.2f}",
+                )
         return table
 
     def print(self, console: Console | None = None) -> None:

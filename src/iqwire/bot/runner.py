@@ -59,7 +59,13 @@ class BotRunner:
         self.state = state if state is not None else RunState()
         self.journal = journal
         self.ctx = Context(
-            broker, self.state, resolve=resolve, buy=self.buy, emit=emit, window_size=window_size
+            broker,
+            self.state,
+            resolve=resolve,
+            buy=self.buy,
+            sell=self.sell,
+            emit=emit,
+            window_size=window_size,
         )
         # The last (active, size) a candle came for, its window and price series:
         # a run sees the same one candle after candle.
@@ -175,14 +181,20 @@ class BotRunner:
     # -- the one way to trade --------------------------------------------------------------
 
     async def buy(
-        self, direction: str, amount: float, expiration: int, active: str | int | None
+        self,
+        direction: str,
+        amount: float,
+        expiration: int,
+        active: str | int | None,
+        product: str = "blitz",
+        strike: str | float = "spot",
     ) -> OpenTrade | None:
-        """Place a trade through the guard (see :meth:`Context.buy`)."""
+        """Place a trade of any option product through the guard (see :meth:`Context.buy`)."""
         active_id = self.resolve(active) if active is not None else self._current_active
         if active_id is None:
             raise ValueError("ctx.buy() needs active= outside a signal handler")
         now = self.broker.now()
-        payout = self.broker.payout(active_id)
+        payout = self.broker.payout(active_id, product)
         reason = self.guard.check(amount=amount, payout=payout, now=now)
         self.state.guard_state = self.guard.describe(now)
         link = self.journal
@@ -199,10 +211,11 @@ class BotRunner:
         intent_id = None
         if link is not None:
             # Durable before the request leaves: a crash after this line is reconciled, never re-sent.
-            intent = Intent(link.product, active_id, direction, amount, expiration, link.balance_id, now)
+            details = {"strike": strike} if product == "digital" else None
+            intent = Intent(product, active_id, direction, amount, expiration, link.balance_id, now, details)
             intent_id = link.journal.record_intent(link.run_id, intent, guarded=True)
         try:
-            trade = await self.broker.place(active_id, direction, amount, expiration)
+            trade = await self.broker.place(active_id, direction, amount, expiration, product, strike)
         except IqwireError as exc:
             self._not_placed(exc, intent_id)
             return None
@@ -225,8 +238,23 @@ class BotRunner:
             self._intents[trade.id] = intent_id
         self.state.guard_state = self.guard.describe(now)
         name = self.state.names.get(active_id, active_id)
-        self.emit(f"opened #{trade.id} {name} {direction} {amount:g} for {expiration}s at {trade.open_price}")
+        what = "" if product == "blitz" else f"{product} "
+        self.emit(
+            f"opened #{trade.id} {name} {what}{direction} {amount:g} for {expiration}s at {trade.open_price}"
+        )
         return trade
+
+    async def sell(self, trade: OpenTrade) -> TradeRecord | None:
+        """Sell (close) an open option early (see :meth:`Context.sell`); the close is recorded at once."""
+        try:
+            record = await self.broker.sell(trade)
+        except IqwireError as exc:
+            key = f"sell_refused:{type(exc).__name__}"
+            self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
+            self.emit(f"sale of #{trade.id} refused: {exc}")
+            return None
+        await self.trade_closed(record)
+        return record
 
     def _not_placed(self, exc: IqwireError, intent_id: int | None) -> None:
         link = self.journal

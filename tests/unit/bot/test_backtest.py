@@ -121,7 +121,12 @@ async def test_no_look_ahead() -> None:
 
 @pytest.mark.parametrize(
     ("reference", "trades"),
-    [("mean_reversion.py", True), ("trend_following.py:TrendFollowing", True), ("mood_contrarian.py", False)],
+    [
+        ("mean_reversion.py", True),
+        ("trend_following.py:TrendFollowing", True),
+        ("mood_contrarian.py", False),
+        ("digital_trend.py", True),
+    ],
 )
 async def test_examples_backtest(reference: str, trades: bool) -> None:
     strategy_class = load_strategy(str(EXAMPLES / reference))
@@ -131,7 +136,8 @@ async def test_examples_backtest(reference: str, trades: bool) -> None:
         strategy_class(), series, payouts={76: 88.0, 81: 85.0}, limits=NO_LIMITS, resolve=_resolve
     )
     assert (result.report.trades > 0) is trades
-    assert result.report.trades == result.report.wins + result.report.losses + result.report.equals
+    report = result.report
+    assert report.trades == report.wins + report.losses + report.equals + report.other
     still_open = sum(t.amount for t in result.state.open_trades.values())
     assert len(result.state.open_trades) == result.unsettled
     assert result.final_balance + still_open == pytest.approx(10_000 + result.report.pnl)
