@@ -1,4 +1,4 @@
-"""``iqwire trade``, ``iqwire positions``, ``iqwire history``: one blitz option, and the portfolio.
+"""``iqwire trade``, ``iqwire positions``, ``iqwire history``: one option of any product, and the portfolio.
 
 Real money is locked twice: ``--balance real`` is refused without ``--real`` before
 anything is sent (``RealMoneyLocked``, exit 2), and the client is created with
@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from iqwire.bot.journal import Intent
 from iqwire.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -48,10 +49,13 @@ from iqwire.cli.common import (
     stdout_console,
 )
 from iqwire.cli.connect import open_client
-from iqwire.errors import ConnectionLost, RealMoneyLocked
+from iqwire.cli.options_cmd import Product, journaled, parse_strike, place, refuse_bad_expiration
+from iqwire.errors import ConnectionLost, IqwireError, RealMoneyLocked
 from iqwire.models import Balance, Position
+from iqwire.protocol import catalog
 from iqwire.sim.actives import find_active
 from iqwire.sync import Client, SyncTrade, Trader
+from iqwire.trading import TradeResult
 
 __all__ = [
     "SIM_SPEED_ENV",
@@ -188,12 +192,13 @@ class _Countdown:
     remaining: float = 0.0
 
     def standing(self) -> tuple[str, str]:
-        """``(word, style)``: winning, losing or even, from the last price."""
+        """``(word, style)``: winning, losing or even, from the last price (digital: against the strike)."""
+        level = self.trade.strike if self.trade.strike is not None else self.trade.open_price
         if self.price is None:
             return "waiting for a price", "dim"
-        if self.price == self.trade.open_price:
+        if self.price == level:
             return "even", "yellow"
-        up = self.price > self.trade.open_price
+        up = self.price > level
         if up == (self.trade.direction == "call"):
             return "winning", "green"
         return "losing", "red"
@@ -221,6 +226,10 @@ class _Countdown:
         table.add_column("field", style="bold")
         table.add_column("value", justify="right")
         table.add_row("open price", self.active.price(trade.open_price))
+        if trade.strike is not None:
+            table.add_row("strike", self.active.price(trade.strike))
+        if trade.sell_profit is not None:
+            table.add_row("sell now for", _money(trade.sell_profit, self.currency))
         table.add_row("current price", Text(self.active.price(self.price), style=style))
         table.add_row("change", Text(self.delta() or "-", style=style))
         table.add_row("standing", Text(word, style=style))
@@ -271,11 +280,26 @@ def trade(
     ],
     amount: Annotated[float, typer.Argument(help="The stake, in the balance's currency (more than 0).")],
     expiration: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--expiration", "-e", min=1, help="Seconds to expiry (blitz: 5, 10, 15, 30, 60, 120 or 300)."
+            "--expiration",
+            "-e",
+            min=1,
+            help=(
+                "blitz: seconds to expiry (5, 10, 15, 30, 60, 120, 300; default 30); turbo: grid minutes "
+                "in seconds (60 = the nearest buyable minute, default); binary: the least seconds to "
+                "expiry (default 900); digital: the period (60, 300, 900; default 60)."
+            ),
+            show_default=False,
         ),
-    ] = 30,
+    ] = None,
+    product: Annotated[
+        Product, typer.Option("--product", case_sensitive=False, help="The option product.")
+    ] = Product.BLITZ,
+    strike: Annotated[
+        str,
+        typer.Option(help="Digital only: 'spot' or the strike price (see iqwire strikes)."),
+    ] = "spot",
     balance: Annotated[
         BalanceChoice, typer.Option(case_sensitive=False, help="The balance to trade on.")
     ] = BalanceChoice.DEMO,
@@ -287,7 +311,7 @@ def trade(
     email: EmailOpt = None,
     password: PasswordOpt = None,
 ) -> None:
-    """Buy one blitz option, count down to its expiry, then show the outcome and the new balance.
+    """Buy one option (blitz, turbo, binary or digital), count down to its expiry, then show the outcome.
 
     On a terminal: a live table with the current price. Otherwise: plain lines.
     The real balance needs both --balance real and --real. Ctrl-C stops watching
@@ -297,23 +321,49 @@ def trade(
         fail(f"the amount must be more than 0, got {amount:g}", EXIT_USAGE)
     options = ConnectionOptions(sim, ws_url, login_url, email, password, speed=sim_speed)
     console = stdout_console()
+    seconds = expiration if expiration is not None else _DEFAULT_EXPIRATION[product]
+    level = parse_strike(strike)
+    if level != "spot" and product is not Product.DIGITAL:
+        fail("--strike is for digital options (--product digital)", EXIT_USAGE)
+    refuse_bad_expiration(product, seconds)
     with cli_errors():
         check_real_money(balance, real)
         with open_client(options, allow_real_money=real) as client:
             resolved = resolve_active(active, client)
-            placed = Trader(client).buy_blitz(
-                resolved.id, direction.value, amount, expiration, balance=balance.balance_type
-            )
-            _show_trade(client, placed, resolved, console)
+            trader = Trader(client)
+            kind = balance.balance_type
+            account = next((b for b in client.get_balances() if b.type == kind), None)
+            details = {"strike": level} if product is Product.DIGITAL else None
+            intent = Intent(
+                product.value, resolved.id, direction.value, amount, seconds,
+                account.id if account is not None else None, client.server_time(), details,
+            )  # fmt: skip
+            with journaled(client, kind, intent) as record:
+                try:
+                    placed = place(
+                        client, trader, product, resolved.id, direction.value, amount, seconds,
+                        strike=level, balance=kind,
+                    )  # fmt: skip
+                except IqwireError as exc:
+                    record(error=exc)
+                    raise
+                record(trade=placed)
+                result = _show_trade(client, placed, resolved, console)
+                record(result=result)
 
 
-def _show_trade(client: Client, placed: SyncTrade, resolved: ResolvedActive, console: Console) -> None:
+#: ``--expiration`` when it is not given, by product.
+_DEFAULT_EXPIRATION = {Product.BLITZ: 30, Product.TURBO: 60, Product.BINARY: 900, Product.DIGITAL: 60}
+
+
+def _show_trade(client: Client, placed: SyncTrade, resolved: ResolvedActive, console: Console) -> TradeResult:
     balances = {b.id: b for b in client.get_balances()}
     account = balances.get(placed.balance_id)
     currency = (account.currency if account is not None else None) or ""
     console.print(
         escape(
-            f"opened #{placed.id}: {resolved.name} {placed.direction} {_money(placed.amount, currency)} "
+            f"opened #{placed.id}: {resolved.name} {'' if placed.product == 'blitz' else placed.product + ' '}"
+            f"{placed.direction} {_money(placed.amount, currency)} "
             f"on {placed.balance_type.name} at {resolved.price(placed.open_price)}, payout {placed.payout:g}%, "
             f"expires {_time(placed.expires, '%H:%M:%S UTC')} ({placed.expiration}s)"
         ),
@@ -345,35 +395,64 @@ def _show_trade(client: Client, placed: SyncTrade, resolved: ResolvedActive, con
             f"balance {after.type.name}: {escape(_money(after.amount, after.currency or currency))}",
             soft_wrap=True,
         )
+    return result
 
 
 # -- iqwire positions / history ---------------------------------------------------------------------
 
 
-def _positions_table(rows: list[Position], names: _Names, kinds: dict[int, str], now: float) -> Table:
+def _positions_table(
+    rows: list[Position], names: _Names, kinds: dict[int, str], now: float, values: dict[str, float]
+) -> Table:
     table = Table(title="Open positions")
     table.add_column("id", justify="right")
+    table.add_column("product")
     table.add_column("active")
     table.add_column("dir")
     table.add_column("amount", justify="right")
     table.add_column("open price", justify="right")
     table.add_column("opened (UTC)")
     table.add_column("expires in", justify="right")
+    table.add_column("sell now", justify="right")
     table.add_column("balance")
     for position in rows:
         expires = position.expiration_time_s
         left = "-" if expires is None else f"{max(0.0, expires - now):.0f}s"
         table.add_row(
             str(position.option_id if position.option_id is not None else position.id),
+            (position.instrument_type or "-").removesuffix("-option"),
             names(position.active_id),
             position.direction or "-",
             _money(position.amount),
             names.price(position.active_id, position.open_quote),
             _time(position.open_time_s),
             left,
+            _money(values.get(str(position.id))),
             kinds.get(position.user_balance_id or -1, "-"),
         )
     return table
+
+
+#: Products whose positions have a live sale value (``positions-state``).
+_SELLABLE = ("turbo-option", "binary-option", "digital-option")
+
+
+def _sale_values(client: Client, rows: list[Position], wait: float = 2.0) -> dict[str, float]:
+    """What selling each sellable position now pays back, from one ``positions-state`` push (by internal id)."""
+    ids: list[int | str] = [p.id for p in rows if p.instrument_type in _SELLABLE]
+    if not ids:
+        return {}
+    values: dict[str, float] = {}
+    with client.subscribe(catalog.POSITIONS_STATE, None, "positions-state") as feed:
+        client.request("portfolio.subscribe-positions", "1.0", {"frequency": "frequent", "ids": ids})
+        deadline = time.monotonic() + wait
+        while len(values) < len(ids) and time.monotonic() < deadline:
+            try:
+                state = feed.get(timeout=max(0.05, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+            values.update({str(e.id): e.sell_profit for e in state.positions if e.sell_profit is not None})
+    return values
 
 
 def _history_table(rows: list[Position], names: _Names, kinds: dict[int, str]) -> Table:
@@ -415,15 +494,14 @@ def positions(
     email: EmailOpt = None,
     password: PasswordOpt = None,
 ) -> None:
-    """Show the open positions as a table."""
+    """Show the open positions of every product, with what selling each now would pay back."""
     options = ConnectionOptions(sim, ws_url, login_url, email, password)
     with cli_errors(), open_client(options) as client:
         balances = client.get_balances()
         rows = client.get_positions(_balance_id(balances, balance))
-        print_wide(
-            stdout_console(),
-            _positions_table(rows, _Names(client), _balance_types(balances), client.server_time()),
-        )
+        values = _sale_values(client, rows)
+        table = _positions_table(rows, _Names(client), _balance_types(balances), client.server_time(), values)
+        print_wide(stdout_console(), table)
 
 
 @app.command("history")
