@@ -85,13 +85,16 @@ async def buy(
         if not spec.is_open_at(now) or not spec.is_open_at(now + expiration):
             raise MarketClosed(f"{spec.ticker or spec.id} is closed for trading now")
         price = await desk.price(spec.id)
-        now = client.server_time()  # after the price round trip: the expiry is computed last
+        now = client.server_time()
         body = OpenOptionRequest(
             user_balance_id=target.id,
             active_id=spec.id,
             option_type_id=BLITZ_OPTION_TYPE_ID,
             direction=direction.value,
-            expired=blitz_expiry(now, expiration),
+            # 0, as the official SDK sends: the server stamps its own time + expiration_size
+            # on receipt, so a request that waited (a reconnect, a slow link) is not refused
+            # for a stale expiry. The expiry is read from the reply (Option.exp).
+            expired=0,
             price=amount,
             profit_percent=payout,
             expiration_size=expiration,
@@ -153,7 +156,7 @@ async def _reconcile(
         positions, desk.portfolio, lambda p: _matches(p, body, sent_at), what="open-option"
     )
     assert position.option_id is not None
-    expires = position.expiration_time_s or (body.expired or 0)
+    expires = position.expiration_time_s or blitz_expiry(sent_at, body.expiration_size or 0)
     return Trade(
         id=position.option_id,
         active_id=body.active_id,

@@ -20,8 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from iqwire.models import (
     Active,
@@ -73,29 +72,7 @@ from iqwire.models.digital import (
     StrikeList,
 )
 from iqwire.models.legacy import GetLegacyInstrumentsBody, LegacyInstruments
-from iqwire.models.margin import (
-    MARGIN_FAMILIES,
-    AvailableLeverages,
-    AvailableLeveragesBody,
-    CancelPendingOrderBody,
-    ChangeTpslBody,
-    ExchangeRate,
-    GetInstrumentsListBody,
-    GetOrderBody,
-    GetOvernightFeeBody,
-    GetPositionBody,
-    LegacyGetPositionsBody,
-    MarginalBalance,
-    MarginalBalanceBody,
-    MarginCall,
-    MarginClosePositionBody,
-    MarginInstrumentsList,
-    MarginOrderPlaced,
-    OvernightFee,
-    PlaceMarginOrderBody,
-    PlaceOrderTempBody,
-    UnderlyingList,
-)
+from iqwire.models.margin import ExchangeRate, MarginCall
 from iqwire.models.requests import (
     EmptyBody,
     GetActiveBody,
@@ -109,9 +86,12 @@ from iqwire.models.requests import (
     GetPositionsBody,
     GetTradersMoodBody,
 )
+from iqwire.protocol.catalog.margin import margin_rpcs, margin_subscriptions
+from iqwire.protocol.catalog.specs import RAW, MoneyMove, RpcSpec, SubscriptionSpec
 from iqwire.protocol.events import ResultAck
 
 __all__ = [
+    "RAW",
     "ACK_FIRST_ALWAYS",
     "COMMUNITY_CALLS",
     "COMMUNITY_FRAMES",
@@ -128,78 +108,6 @@ __all__ = [
     "rpc",
     "subscription",
 ]
-
-#: Stand-in for "any JSON": the payload is kept as plain dicts and lists.
-RAW: Any = dict
-
-Body = TypeVar("Body")
-Reply = TypeVar("Reply")
-Payload = TypeVar("Payload")
-
-
-@dataclass(frozen=True, slots=True)
-class MoneyMove:
-    """How an RPC moves money: what the real-money lock needs to know of it.
-
-    ``action`` is what it does (``"open"``, ``"sell"``, ``"close"``, ``"cancel"``).
-    The balance concerned is named by the body's ``balance_field``; a body that
-    names positions or orders instead (a sell or a cancel) lists their ids in
-    ``ids_field``, of the ``ids_kind`` given, and the lock looks their balance up.
-    """
-
-    action: str
-    balance_field: str | None = "user_balance_id"
-    ids_field: str | None = None
-    ids_kind: str = "position"
-
-
-@dataclass(frozen=True, slots=True)
-class RpcSpec(Generic[Body, Reply]):
-    """One ``sendMessage`` RPC: its body type ``Body`` and what the caller gets back, ``Reply``.
-
-    ``versions`` is empty when no capture showed one; ``default_version`` is then
-    ``"1.0"`` (a guess, recorded in protocol-notes). ``result_only`` RPCs end with
-    the ``result`` ACK (their ``Reply`` is :class:`~iqwire.protocol.events.ResultAck`).
-    ``money`` is set on every RPC that opens, sells, closes or cancels a position
-    or order: the client's real-money lock checks each of them.
-
-    Example::
-
-        candles = await connection.call(catalog.GET_CANDLES, GetCandlesBody(active_id=76, size=60))
-    """
-
-    name: str
-    versions: tuple[str, ...]
-    body_type: Any
-    response_name: str | None
-    response_type: Any
-    result_only: bool = False
-    aliases: tuple[str, ...] = ()
-    money: MoneyMove | None = None
-
-    @property
-    def default_version(self) -> str:
-        """The version to send when the caller does not choose one."""
-        return self.versions[0] if self.versions else "1.0"
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionSpec(Generic[Payload]):
-    """One subscription: its pushes arrive as ``push_name`` from ``microservice_name``."""
-
-    name: str
-    versions: tuple[str, ...]
-    routing_filters: tuple[str, ...]
-    push_name: str
-    payload_type: Any
-    microservice_name: str
-    aliases: tuple[str, ...] = field(default=())
-
-    @property
-    def default_version(self) -> str | None:
-        """The version to send, or ``None`` to send none."""
-        return self.versions[0] if self.versions else None
-
 
 # -- the RPCs the library calls by name: typed end to end ------------------------------------
 
@@ -348,7 +256,7 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
         GET_HISTORY_POSITIONS,
         SUBSCRIBE_POSITIONS,
         # 4.6 marginal trading (and the community client's older margin dialect)
-        *_margin_rpcs(),
+        *margin_rpcs(),
         # 4.7 digital options
         r(
             "digital-option-instruments.get-underlying-list",
@@ -384,120 +292,6 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
         r("get-strike-list", ("4.0",), GetStrikeListBody, "strike-list", StrikeList),
         r("get-instruments", ("4.0",), GetLegacyInstrumentsBody, "instruments", LegacyInstruments),
     )
-
-
-def _margin_rpcs() -> tuple[RpcSpec[Any, Any], ...]:
-    """Margin forex, CFD and crypto: the SDK's names per family, then the old dialect (§10)."""
-    r: type[RpcSpec[Any, Any]] = RpcSpec
-    specs = [
-        r(
-            "marginal-portfolio.get-marginal-balance",
-            ("1.0",),
-            MarginalBalanceBody,
-            "marginal-balance",
-            MarginalBalance,
-        ),
-        r(
-            "marginal-portfolio.subscribe-balance-changed",
-            ("1.0",),
-            MarginalBalanceBody,
-            "result",
-            Result,
-            result_only=True,
-        ),
-    ]
-    for family in MARGIN_FAMILIES:
-        instruments = f"marginal-{family}-instruments"
-        specs += [
-            r(f"{instruments}.get-underlying-list", ("1.0",), EmptyBody, "underlying-list", UnderlyingList),
-            r(
-                f"{instruments}.get-instruments-list",
-                ("1.0",),
-                GetInstrumentsListBody,
-                "instruments-list",
-                MarginInstrumentsList,
-            ),
-            r(
-                f"{instruments}.get-overnight-fee",
-                ("1.0",),
-                GetOvernightFeeBody,
-                "overnight-fee",
-                OvernightFee,
-            ),
-        ]
-        specs += [
-            r(
-                f"marginal-{family}.place-{kind}-order",
-                ("1.0",),
-                PlaceMarginOrderBody,
-                "order-placed",
-                MarginOrderPlaced,
-                money=MoneyMove("open"),
-            )
-            for kind in ("market", "limit", "stop")
-        ]
-        specs += [
-            r(
-                f"marginal-{family}.close-position",
-                ("1.0",),
-                MarginClosePositionBody,
-                "result",
-                Result,
-                result_only=True,
-                money=MoneyMove("close", balance_field=None, ids_field="position_id"),
-            ),
-            r(
-                f"marginal-{family}.cancel-pending-order",
-                ("1.0",),
-                CancelPendingOrderBody,
-                "result",
-                Result,
-                result_only=True,
-                money=MoneyMove("cancel", balance_field=None, ids_field="order_id", ids_kind="order"),
-            ),
-        ]
-    # The community client's dialect: one reply name per request, status 2000 on success.
-    specs += [
-        r(
-            "get-available-leverages",
-            ("2.0",),
-            AvailableLeveragesBody,
-            "available-leverages",
-            AvailableLeverages,
-        ),
-        r(
-            "place-order-temp",
-            ("4.0",),
-            PlaceOrderTempBody,
-            "order-placed-temp",
-            MarginOrderPlaced,
-            money=MoneyMove("open"),
-        ),
-        r("get-order", (), GetOrderBody, "order", Order),
-        r("get-position", (), GetPositionBody, "position", Position),
-        r("get-positions", (), LegacyGetPositionsBody, "positions", PositionsResponse),
-        r("get-deferred-orders", ("1.0",), LegacyGetPositionsBody, "deferred-orders", RAW),
-        r(
-            "close-position",
-            ("1.0",),
-            MarginClosePositionBody,
-            "position-closed",
-            Position,
-            money=MoneyMove("close", balance_field=None, ids_field="position_id"),
-        ),
-        r(
-            "cancel-order",
-            ("1.0",),
-            CancelPendingOrderBody,
-            "order-canceled",
-            Order,
-            money=MoneyMove("cancel", balance_field=None, ids_field="order_id", ids_kind="order"),
-        ),
-        r("change-tpsl", ("2.0",), ChangeTpslBody, "tpsl-changed", RAW),
-        r("change-auto-margin-call", ("2.0",), RAW, "auto-margin-call-changed", RAW),
-        r("get-overnight-fee", ("1.0",), GetOvernightFeeBody, "overnight-fee", OvernightFee),
-    ]
-    return tuple(specs)
 
 
 # -- the subscriptions the library opens by name ------------------------------------------------
@@ -598,43 +392,8 @@ def _subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
             InstrumentQuotes,
             "quotes",
         ),
-        *_margin_subscriptions(),
+        *margin_subscriptions(),
     )
-
-
-def _margin_subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
-    s: type[SubscriptionSpec[Any]] = SubscriptionSpec
-    portfolio = "marginal-portfolio"
-    specs = [
-        # Typed as MarginalBalance by the consumer: the push shares its name with the billing one.
-        s(f"{portfolio}.balance-changed", ("1.0",), (), "balance-changed", RAW, portfolio),
-        s(f"{portfolio}.margin-call", ("1.0",), (), "margin-call", MarginCall, portfolio),
-    ]
-    specs.append(
-        s(
-            "exchange-rates.exchange-rate-generated",
-            ("2.0",),
-            ("base_currency", "quote_currency"),
-            "exchange-rate-generated",
-            ExchangeRate,
-            "exchange-rates",
-        )
-    )
-    for family in MARGIN_FAMILIES:
-        instruments = f"marginal-{family}-instruments"
-        specs += [
-            s(f"marginal-{family}.order-modified", ("1.0",), (), "order-modified", RAW, f"marginal-{family}"),
-            # Typed as UnderlyingList by the consumer: the push shares its name with the digital one.
-            s(
-                f"{instruments}.underlying-list-changed",
-                ("1.0",),
-                (),
-                "underlying-list-changed",
-                RAW,
-                instruments,
-            ),
-        ]
-    return tuple(specs)
 
 
 RPCS: dict[str, RpcSpec[Any, Any]] = {spec.name: spec for spec in _rpcs()}
