@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from iqwire._aiohttp_server import AiohttpServer
 from iqwire.models import Balance, Position
@@ -58,7 +59,7 @@ class Simulator(AiohttpServer):
     ) -> None:
         self.seed = seed
         self.clock: Clock = clock if clock is not None else SystemClock(speed=speed)
-        self.config = config or SimConfig()
+        self.config = _scaled_tolerance(config or SimConfig(), getattr(self.clock, "speed", 1.0))
         self.engine = Engine(seed, self.config, self.clock.now())
         self.server = SimServer(self.engine, self.clock.now)
         super().__init__(self.server.app, host, port)
@@ -196,3 +197,23 @@ class Simulator(AiohttpServer):
         if user is None:
             raise KeyError(f"no simulator account {email!r}")
         return self.engine.ledger.open_positions(user) + self.engine.ledger.closed_positions(user)
+
+
+#: Real seconds of latency a sped-up simulator still grants a client's ``expired``.
+_REAL_LATENCY_BUDGET = 0.5
+
+
+def _scaled_tolerance(config: SimConfig, speed: float) -> SimConfig:
+    """Widen the expiry tolerance of a clock faster than real time.
+
+    The tolerance stands for network and scheduling latency, which is spent in
+    real seconds: at 50x, the 2 simulated seconds of the default are 40 ms of real
+    time, which a loaded machine overruns. A sped-up clock keeps at least
+    ``_REAL_LATENCY_BUDGET`` real seconds (25 simulated seconds at 50x).
+    """
+    if speed <= 1.0:
+        return config
+    widened = math.ceil(speed * _REAL_LATENCY_BUDGET)
+    if widened <= config.expiry_tolerance:
+        return config
+    return replace(config, expiry_tolerance=widened)

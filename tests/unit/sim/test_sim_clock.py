@@ -62,3 +62,17 @@ def test_system_clock_starts_at_wall_time() -> None:
 def test_system_clock_needs_positive_speed(speed: float) -> None:
     with pytest.raises(ValueError, match="speed"):
         SystemClock(speed=speed)
+
+
+@pytest.mark.parametrize(
+    ("speed", "configured", "expected"),
+    [(1.0, 2, 2), (0.5, 2, 2), (2.0, 2, 2), (50.0, 2, 25), (50.0, 40, 40), (7.0, 2, 4)],
+)
+def test_a_sped_up_clock_keeps_half_a_real_second_of_expiry_tolerance(
+    speed: float, configured: int, expected: int
+) -> None:
+    from iqwire.sim.config import SimConfig
+    from iqwire.sim.simulator import Simulator
+
+    simulator = Simulator(clock=SystemClock(speed=speed), config=SimConfig(expiry_tolerance=configured))
+    assert simulator.config.expiry_tolerance == expected
