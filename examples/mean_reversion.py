@@ -6,6 +6,8 @@ Run it: ``iqwire bot run examples/mean_reversion.py --sim`` or
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from iqwire.bot import Context, Strategy
 from iqwire.bot.indicators import RSI
 from iqwire.models import Candle
@@ -19,15 +21,26 @@ class MeanReversion(Strategy):
     params = {"period": 14, "low": 30.0, "high": 70.0, "amount": 10.0, "expiration": 30}
 
     async def on_start(self, ctx: Context) -> None:
-        for active in self.actives:
-            ctx.window(active, 5).add("rsi", RSI(int(self.params["period"])))
+        # The RSI of each active, by id: on_candle reads it without a window lookup.
+        self.rsi = {
+            ctx.resolve(active): ctx.window(active, 5).add("rsi", RSI(int(self.params["period"])))
+            for active in self.actives
+        }
 
-    async def on_candle(self, ctx: Context, candle: Candle) -> None:
+    # A plain ``def``: most candles trade nothing, and those cost no coroutine. When it
+    # trades, it returns ``ctx.buy(...)`` and the runner awaits it.
+    def on_candle(self, ctx: Context, candle: Candle) -> Awaitable[object] | None:
         assert candle.active_id is not None
-        rsi = ctx.window(candle.active_id, 5)["rsi"].value
-        if rsi is None or any(t.active_id == candle.active_id for t in ctx.open_positions):
-            return
-        if rsi < self.params["low"]:
-            await ctx.buy("call", float(self.params["amount"]), int(self.params["expiration"]))
-        elif rsi > self.params["high"]:
-            await ctx.buy("put", float(self.params["amount"]), int(self.params["expiration"]))
+        rsi = self.rsi[candle.active_id].value
+        if rsi is None:
+            return None
+        params = self.params
+        if rsi < params["low"]:
+            direction = "call"
+        elif rsi > params["high"]:
+            direction = "put"
+        else:
+            return None
+        if any(t.active_id == candle.active_id for t in ctx.open_positions):
+            return None
+        return ctx.buy(direction, float(params["amount"]), int(params["expiration"]))

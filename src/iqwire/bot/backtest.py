@@ -14,10 +14,12 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from iqwire.bot import option_terms
+from iqwire.bot.indicators import CandleWindow
 from iqwire.bot.option_terms import BLITZ_EXPIRATIONS, OptionTerms
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
 from iqwire.bot.report import Report
@@ -72,13 +74,7 @@ class BacktestBroker:
         active_id = candle.active_id
         if active_id is None:
             return
-        book = self._books.get(active_id)
-        if book is None:
-            book = self._books[active_id] = (
-                self._ends.setdefault(active_id, []),
-                self._closes.setdefault(active_id, []),
-            )
-        ends, closes = book
+        ends, closes = self.book(active_id)
         end = candle.end
         # Several sizes end at the same instant: keep one price per instant, the finest
         # (and never go back in time).
@@ -86,6 +82,16 @@ class BacktestBroker:
             return
         ends.append(end)
         closes.append(candle.close)
+
+    def book(self, active_id: int) -> tuple[list[int], list[float]]:
+        """The (ends, closes) an active's prices are kept in (what ``observe`` appends to)."""
+        book = self._books.get(active_id)
+        if book is None:
+            book = self._books[active_id] = (
+                self._ends.setdefault(active_id, []),
+                self._closes.setdefault(active_id, []),
+            )
+        return book
 
     def price_at(self, active_id: int, t: float) -> float | None:
         """The last known close at or before ``t``."""
@@ -251,16 +257,54 @@ async def run_backtest(
     candles: Iterable[Candle] = (
         series[0] if len(series) == 1 else heapq.merge(*series, key=lambda c: (c.end, c.size or 0))
     )
-    observe = broker.observe
-    runner_candle = runner.candle
+    # The replay loop: ``broker.observe`` and ``runner.candle`` inlined, the strategy
+    # called directly; nothing here switches tasks (the broker never waits), and a
+    # plain ``def on_candle`` costs no coroutine.
+    take = runner.take
+    ctx = runner.ctx
+    on_candle = strategy.on_candle
+    # Stored candles are closed; a forming one (a live recording) reaches ``on_tick``,
+    # when the strategy has one (the base class's does nothing).
+    ticks = type(strategy).on_tick is not Strategy.on_tick
+    route_active: int | None = None
+    route_size: int | None = None
+    window = CandleWindow(1)
+    window_update, prices_append = window.update, deque[float]().append
+    book_active: int | None = None
+    ends: list[int] = []
+    closes: list[float] = []
     for candle in candles:
-        now = broker.time = float(candle.end)
-        observe(candle)
+        end = candle.end
+        now = broker.time = float(end)
+        active_id = candle.active_id
+        if active_id is not None:
+            if active_id != book_active:
+                ends, closes = broker.book(active_id)
+                book_active = active_id
+            # One price per instant, the finest size's (the merge puts it first).
+            if not ends or end > ends[-1]:
+                ends.append(end)
+                closes.append(candle.close)
         if now >= broker.next_expiry:
             for record in broker.due(now):
                 await runner.trade_closed(record)
         state.server_time = now
-        await runner_candle(candle)
+        if active_id is not None and active_id == route_active and candle.size == route_size:
+            # runner.take's own path for the (active, size) of the previous candle.
+            prices_append(candle.close)
+            closed = window.last if window_update(candle) else None
+        else:
+            closed = take(candle)
+            route = runner.route
+            if route is not None:
+                route_active, route_size, window, prices = route
+                window_update, prices_append = window.update, prices.append
+        if closed is not None:
+            pending = on_candle(ctx, closed)
+            if pending is not None:
+                await pending
+        if ticks and runner.forming(candle):
+            await strategy.on_tick(ctx, candle)
         count += 1
     for record in broker.due(broker.time):
         await runner.trade_closed(record)

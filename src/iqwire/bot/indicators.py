@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
@@ -75,18 +75,15 @@ class Indicator(ABC, Generic[T]):
 
     def __init__(self, period: int) -> None:
         self.period = period
-        self._value: T | None = None
+        #: The value after the last ``update``, or ``None`` while warming up (read it;
+        #: ``update`` sets it). A plain attribute: strategies read it on every candle.
+        self.value: T | None = None
         self.count = 0
-
-    @property
-    def value(self) -> T | None:
-        """The value after the last ``update``, or ``None`` while warming up."""
-        return self._value
 
     @property
     def ready(self) -> bool:
         """Whether the indicator has a value."""
-        return self._value is not None
+        return self.value is not None
 
     @property
     def warmup(self) -> int:
@@ -97,7 +94,7 @@ class Indicator(ABC, Generic[T]):
         """Feed a closed value; return the new indicator value (``None`` until warm)."""
         result = self._next(float(value), commit=True)
         self.count += 1
-        self._value = result
+        self.value = result
         return result
 
     def preview(self, value: float) -> T | None:
@@ -107,7 +104,7 @@ class Indicator(ABC, Generic[T]):
     def reset(self) -> None:
         """Forget every value seen."""
         self.count = 0
-        self._value = None
+        self.value = None
         self._reset()
 
     @abstractmethod
@@ -119,7 +116,7 @@ class Indicator(ABC, Generic[T]):
         """Clear the subclass state."""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.period}, value={self._value!r})"
+        return f"{type(self).__name__}({self.period}, value={self.value!r})"
 
 
 class SMA(Indicator[float]):
@@ -180,7 +177,7 @@ class EMA(Indicator[float]):
         self._seed_comp = 0.0
 
     def _next(self, value: float, *, commit: bool) -> float | None:
-        previous = self._value
+        previous = self.value
         if previous is not None:
             return self.alpha * value + (1.0 - self.alpha) * previous  # no cancellation on big jumps
         total, comp = _add(self._seed_sum, self._seed_comp, value)
@@ -382,7 +379,12 @@ class CandleWindow:
         self._candles: deque[Candle] = deque(maxlen=maxlen)
         self._closes: deque[float] = deque(maxlen=maxlen)
         self._forming: Candle | None = None
+        #: The start of the newest closed candle (older or equal starts are ignored).
+        self._last_start = -math.inf
         self._indicators: dict[str, Indicator[Any]] = {}
+        # The indicators' bound ``update`` methods, built once in ``add``: a committed
+        # close reaches each without a dict view or a method lookup per candle.
+        self._updates: tuple[Callable[[float], object], ...] = ()
 
     # -- indicators ---------------------------------------------------------------------------------
 
@@ -397,6 +399,7 @@ class CandleWindow:
         for close in self._closes:
             indicator.update(close)
         self._indicators[name] = indicator
+        self._updates = (*self._updates, indicator.update)
         return indicator
 
     def __getitem__(self, name: str) -> Indicator[Any]:
@@ -429,8 +432,7 @@ class CandleWindow:
                 return False
             self.active_id = active_id
         start = candle.start
-        candles = self._candles
-        if candles and start <= candles[-1].start:
+        if start <= self._last_start:
             return False  # already closed (a late duplicate) or out of order
         forming = self._forming
         closed = False
@@ -443,11 +445,12 @@ class CandleWindow:
         at = candle.at
         if at is None or at >= candle.end * 1_000_000_000:  # candle.is_closed, inlined
             # self._commit(candle), inlined: a closed candle is the backtest's every candle.
-            candles.append(candle)
+            self._candles.append(candle)
+            self._last_start = start
             close = candle.close
             self._closes.append(close)
-            for indicator in self._indicators.values():
-                indicator.update(close)
+            for update in self._updates:
+                update(close)
             self._forming = None
             return True
         self._forming = candle
@@ -455,10 +458,11 @@ class CandleWindow:
 
     def _commit(self, candle: Candle) -> None:
         self._candles.append(candle)
+        self._last_start = candle.start
         close = candle.close
         self._closes.append(close)
-        for indicator in self._indicators.values():
-            indicator.update(close)
+        for update in self._updates:
+            update(close)
 
     def closes(self, n: int | None = None, *, include_forming: bool = False) -> npt.NDArray[np.float64]:
         """The last ``n`` closes (all when ``None``), oldest first; fewer when the window is shorter."""

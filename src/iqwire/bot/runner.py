@@ -99,16 +99,34 @@ class BotRunner:
 
     async def candle(self, candle: Candle) -> None:
         """A candle pushed or replayed: update the window, then ``on_candle``/``on_tick``."""
+        now = self.broker.now()
+        state = self.state
+        if now > state.server_time:
+            state.server_time = now
+        closed = self.take(candle)
+        if closed is not None:
+            pending = self.strategy.on_candle(self.ctx, closed)
+            if (
+                pending is not None
+            ):  # an ``async def on_candle``, or a plain one that returned ``ctx.buy(...)``
+                await pending
+        if self.forming(candle):
+            await self.strategy.on_tick(self.ctx, candle)
+
+    def take(self, candle: Candle) -> Candle | None:
+        """Record a candle (its price, its window) without calling the strategy.
+
+        Returns the candle that closed, if one did: what ``on_candle`` is called with.
+        The backtest's replay calls this and the strategy itself (no coroutine per
+        candle when the strategy's ``on_candle`` is a plain ``def``).
+        """
         active_id = candle.active_id
         size = candle.size
         if active_id is None or size is None:
-            return
-        state = self.state
-        now = self.broker.now()
-        if now > state.server_time:
-            state.server_time = now
+            return None
         route = self._route
         if route is None or route[0] != active_id or route[1] != size:
+            state = self.state
             state.record_price(active_id, candle.close)
             route = self._route = (
                 active_id,
@@ -119,14 +137,22 @@ class BotRunner:
         else:
             route[3].append(candle.close)  # state.record_price, its series already known
         window = route[2]
-        closed = window.update(candle)
         self._current_active = active_id
-        if closed:
-            last = window.last
-            if last is not None:
-                await self.strategy.on_candle(self.ctx, last)
-        if window.forming is candle:
-            await self.strategy.on_tick(self.ctx, candle)
+        return window.last if window.update(candle) else None
+
+    @property
+    def route(self) -> tuple[int, int, CandleWindow, deque[float]] | None:
+        """Where the last taken candle went: ``(active_id, size, window, price series)``.
+
+        The backtest's replay feeds the next candle of the same (active, size)
+        there itself (the price appended, then ``window.update``), as ``take`` would.
+        """
+        return self._route
+
+    def forming(self, candle: Candle) -> bool:
+        """Whether ``candle``, just taken, is its window's forming candle (``on_tick`` is due)."""
+        route = self._route
+        return route is not None and route[2].forming is candle
 
     async def mood(self, mood: TradersMood) -> None:
         """Traders' sentiment changed."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from iqwire.models import BalanceChanged, Candle, InstrumentStatus, TradersMood
@@ -38,6 +38,13 @@ class Strategy:
                 rsi = ctx.window(candle.active_id, 60)["rsi"].value
                 if rsi is not None and rsi < 30:
                     await ctx.buy("call", 10, expiration=60)
+
+        # or, with no coroutine per candle (the runner awaits what it returns):
+        #     def on_candle(self, ctx, candle):
+        #         rsi = ctx.window(candle.active_id, 60)["rsi"].value
+        #         if rsi is not None and rsi < 30:
+        #             return ctx.buy("call", 10, expiration=60)
+        #         return None
     """
 
     actives: ClassVar[Sequence[str | int]] = ()
@@ -61,8 +68,16 @@ class Strategy:
     async def on_start(self, ctx: Context) -> None:
         """Called once before the first signal: set up windows and indicators."""
 
-    async def on_candle(self, ctx: Context, candle: Candle) -> None:
-        """A candle closed (every timeframe in ``sizes``; ``candle.size`` tells which)."""
+    def on_candle(self, ctx: Context, candle: Candle) -> Awaitable[object] | None:
+        """A candle closed (every timeframe in ``sizes``; ``candle.size`` tells which).
+
+        Define it as ``async def`` and await what you need, or as a plain ``def``
+        that returns ``None`` or the awaitable of the one call it wants made
+        (``return ctx.buy(...)``): the runner awaits what it returns. A plain
+        ``def`` costs no coroutine per candle, which is most of a backtest's
+        candles (the ones that trade nothing).
+        """
+        return None
 
     async def on_tick(self, ctx: Context, candle: Candle) -> None:
         """The forming candle moved (live and paper only: a backtest has closed candles)."""
