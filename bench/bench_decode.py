@@ -56,7 +56,7 @@ def main() -> None:
         median(typed),
         median(raw),
         "frames/s",
-        None if args.quick else ">= 1.0",
+        None if args.quick else ">= 1.4",
     )
     entry("decode: Session.receive vs json.loads", median(typed), median(stdlib), "frames/s")
 

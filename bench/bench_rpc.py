@@ -5,7 +5,7 @@ sends the byte-identical ``sendMessage core.get-profile`` frame and awaits the
 frame carrying its ``request_id``; the iqwire client awaits the typed
 ``Profile``. Requests alternate one by one between the two so both see the same
 machine (the simulator pinned to one core, the clients to the other).
-Goal: p50(client) / p50(raw) <= 1.3; p99 is reported.
+Goal: p50(client) / p50(raw) <= 1.1; p99 is reported.
 
 Run: ``python bench/bench_rpc.py [--quick] [--transport picows]``.
 """
@@ -121,7 +121,7 @@ def main() -> None:
         us["client"][0],
         us["raw"][0],
         "us",
-        None if args.quick else "<= 1.3",
+        None if args.quick else "<= 1.1",
     )
     entry(f"rpc p99{suffix}: client.get_profile vs raw websockets", us["client"][1], us["raw"][1], "us")
 

@@ -12,7 +12,7 @@ A minimal ``websockets`` server (``_frame_server.py``, its own process) answers
 (e) for information: websockets' own Sans-I/O protocol fed whole socket reads
     (the parser iqwire's default transport runs, without the client).
 
-Entry 2: (b)/(a) >= 0.75. Entry 8: (d)/(c) >= 0.35 and (d)/(b) >= 2.5 (only
+Entry 2: (b)/(a) >= 1.0. Entry 8: (d)/(c) >= 0.35 and (d)/(b) >= 2.5 (only
 when picows is installed; otherwise a "missing" line says so).
 
 Run: ``python bench/bench_stream.py [--quick] [--uvloop]``.
@@ -186,7 +186,7 @@ def main() -> None:
     suffix = " [uvloop]" if args.uvloop else ""
     quick = args.quick
     if "a" in rate and "b" in rate:
-        goal = None if quick else ">= 0.75"
+        goal = None if quick else ">= 1.0"
         entry(f"stream{suffix}: Client (b) vs bare websockets (a)", rate["b"], rate["a"], "frames/s", goal)
     if "a" in rate and "e" in rate:
         name = f"stream{suffix}: bare websockets Sans-I/O, batched (e) vs bare websockets (a)"
