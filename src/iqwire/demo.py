@@ -3,7 +3,8 @@
 1. start the simulator on an accelerated clock;
 2. download a few days of candles into a temporary store (progress bar);
 3. backtest the example strategy on them and print the report;
-4. paper-trade it against the simulator for about a minute with the live dashboard;
+4. paper-trade it against the simulator with the live dashboard, in lock-step (the
+   runner moves the simulator's clock, so a seed prints the same numbers every run);
 5. print the session report and check it against the simulator's ledger.
 
 Non-interactive and finite; with no terminal it prints plain lines. The last
@@ -26,12 +27,13 @@ from iqwire import actives
 from iqwire.bot.backtest import run_backtest
 from iqwire.bot.dashboard import Dashboard
 from iqwire.bot.live import run_live
+from iqwire.bot.lockstep import LockStep
 from iqwire.bot.records import RunState
 from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
 from iqwire.client import Client
 from iqwire.models import BalanceType
-from iqwire.sim import Simulator, SystemClock
+from iqwire.sim import Clock, ManualClock, Simulator, SystemClock
 from iqwire.sim.actives import find_active
 from iqwire.sim.clock import REPRODUCIBLE_START
 from iqwire.store.candles import CandleStore
@@ -83,14 +85,16 @@ async def run_demo(
 ) -> bool:
     """Run the whole demo; returns whether our ledger matched the simulator's.
 
-    The simulator's clock starts at a fixed origin, so a seed prints the same numbers
-    on every run; ``now=True`` starts it at the wall-clock time instead.
+    The simulator's clock starts at a fixed origin and the paper run moves it in
+    lock-step for ``duration × speed`` simulated seconds, so a seed prints the same
+    numbers on every run; ``now=True`` runs a real clock ×``speed`` from the wall-clock
+    time instead, for ``duration`` wall seconds.
     """
     console = console or Console()
     limits = RiskLimits(
         max_stake=50, max_open_trades=3, daily_loss_limit=1_000, max_trades_per_minute=6, cooldown_seconds=60
     )
-    clock = SystemClock(speed=speed, start=None if now else REPRODUCIBLE_START)
+    clock: Clock = SystemClock(speed=speed, start=None) if now else ManualClock(REPRODUCIBLE_START)
     async with Simulator(seed=seed, clock=clock) as sim:
         console.rule("[bold]iqwire demo")
         console.print(f"simulator: {sim.ws_url} (seed {seed}, clock ×{speed:g})")
@@ -101,6 +105,7 @@ async def run_demo(
             login_url=sim.login_url,
             reconnect_delay=(0.05, 1.0),
         ) as client:
+            lockstep = None if now else LockStep(client, sim)
             profile = await client.get_profile()
             console.print(f"logged in as {profile.email} (user {profile.user_id})")
             init = await client.get_initialization_data()
@@ -153,7 +158,10 @@ async def run_demo(
             backtest.report.print(console)
 
             # 3-4. Paper-trade against the simulator with the dashboard.
-            console.rule(f"3. paper trading for {duration:g}s (simulated ×{speed:g})")
+            if lockstep is None:
+                console.rule(f"3. paper trading for {duration:g}s (simulated ×{speed:g})")
+            else:
+                console.rule(f"3. paper trading for {duration * speed:g} simulated seconds, in lock-step")
             before = next(b for b in sim.balances() if b.type is BalanceType.DEMO).amount
             placed_before = {p.option_id for p in sim.positions()}
             state = RunState(mode="paper")
@@ -164,9 +172,10 @@ async def run_demo(
                         client,
                         DemoStrategy(),
                         limits=limits,
-                        duration=duration,
+                        duration=duration if lockstep is None else duration * speed,
                         state=state,
                         emit=dashboard.log,
+                        lockstep=lockstep,
                     )
                 finally:
                     refresher.cancel()

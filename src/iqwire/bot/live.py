@@ -25,6 +25,7 @@ from typing import Any
 from iqwire import actives
 from iqwire.bot.broker import TraderBroker
 from iqwire.bot.journal import Journal
+from iqwire.bot.lockstep import LockStep
 from iqwire.bot.mailbox import Mailbox
 from iqwire.bot.records import RunState, TradeRecord
 from iqwire.bot.recovery import Recovery, rebuild_guard, recover
@@ -82,6 +83,9 @@ class LiveSession:
     simulator knows none of them). ``warmup=False`` starts with empty windows.
     ``trader``: trade through this :class:`~iqwire.trading.Trader` (default: a new
     one over ``client``, with the client's real-money setting).
+    ``lockstep``: the session moves an embedded simulator's clock itself, one step at a
+    time once the bot has handled the last (see :mod:`iqwire.bot.lockstep`); ``duration``
+    and ``settle_timeout`` are then simulated seconds, and a seed gives the same run.
     """
 
     def __init__(
@@ -99,8 +103,10 @@ class LiveSession:
         warmup: bool = True,
         mode: str | None = None,
         trader: Trader | None = None,
+        lockstep: LockStep | None = None,
     ) -> None:
         self.client = client
+        self.lockstep = lockstep
         self.strategy = strategy
         self.limits = limits or RiskLimits()
         self.balance = balance
@@ -128,7 +134,10 @@ class LiveSession:
     # -- the run ----------------------------------------------------------------------------
 
     async def run(self, *, duration: float | None = None, stop: asyncio.Event | None = None) -> LiveResult:
-        """Run until ``duration`` (wall seconds) or ``stop``; then follow the open trades to their end."""
+        """Run until ``duration`` or ``stop``; then follow the open trades to their end.
+
+        ``duration`` is wall seconds, or simulated seconds in lock-step.
+        """
         runner = await self._prepare()
         try:
             await runner.start()
@@ -300,6 +309,9 @@ class LiveSession:
                 self.state.connection = event.value
 
     async def _loop(self, runner: BotRunner, duration: float | None, stop: asyncio.Event | None) -> None:
+        if self.lockstep is not None:
+            await self._loop_stepped(runner, self.lockstep, duration, stop)
+            return
         loop = asyncio.get_running_loop()
         deadline = None if duration is None else loop.time() + duration
         mailbox = self.mailbox
@@ -316,6 +328,29 @@ class LiveSession:
                     continue
             await self._dispatch(runner, event)
 
+    async def _loop_stepped(
+        self, runner: BotRunner, lockstep: LockStep, duration: float | None, stop: asyncio.Event | None
+    ) -> None:
+        end = None if duration is None else lockstep.now() + duration
+        await lockstep.barrier()
+        while True:
+            await self._drain(runner, lockstep)
+            self._idle()
+            if (stop is not None and stop.is_set()) or (end is not None and lockstep.now() >= end):
+                return
+            await lockstep.advance()
+
+    async def _drain(
+        self, runner: BotRunner, lockstep: LockStep, kinds: tuple[type, ...] = (object,)
+    ) -> None:
+        """Dispatch what arrived until a round trip brings nothing more (orders answer inline)."""
+        mailbox = self.mailbox
+        while len(mailbox):
+            while (event := mailbox.get_nowait()) is not None:
+                if isinstance(event, kinds):
+                    await self._dispatch(runner, event)
+            await lockstep.barrier()
+
     def _idle(self) -> None:
         self.state.server_time = max(self.state.server_time, self.client.server_time())
         if self.journal is not None:
@@ -327,6 +362,9 @@ class LiveSession:
         Trade closes, balance changes and the connection state are still dispatched.
         """
         await self._close_feeds(account=False)
+        if self.lockstep is not None:
+            await self._settle_stepped(runner, self.lockstep)
+            return
         loop = asyncio.get_running_loop()
         end_wait = loop.time() + self.settle_timeout
         mailbox = self.mailbox
@@ -338,7 +376,21 @@ class LiveSession:
             if isinstance(event, TradeRecord | BalanceChanged | ConnectionState):
                 await self._dispatch(runner, event)
         await self._close_feeds()
-        while (event := mailbox.get_nowait()) is not None:
+        await self._last_events(runner)
+
+    async def _settle_stepped(self, runner: BotRunner, lockstep: LockStep) -> None:
+        settled = (TradeRecord, BalanceChanged, ConnectionState)
+        end_wait = lockstep.now() + self.settle_timeout
+        await lockstep.barrier()
+        await self._drain(runner, lockstep, settled)
+        while self.broker.pending and lockstep.now() < end_wait:
+            await lockstep.advance()
+            await self._drain(runner, lockstep, settled)
+        await self._close_feeds()
+        await self._last_events(runner)
+
+    async def _last_events(self, runner: BotRunner) -> None:
+        while (event := self.mailbox.get_nowait()) is not None:
             if isinstance(event, TradeRecord | BalanceChanged):
                 await self._dispatch(runner, event)
 
@@ -358,8 +410,12 @@ async def run_live(
     recover: bool = True,
     warmup: bool = True,
     trader: Trader | None = None,
+    lockstep: LockStep | None = None,
 ) -> LiveResult:
     """Run a strategy on a connected client until ``duration`` (wall seconds) or ``stop``.
+
+    With ``lockstep`` the session moves an embedded simulator's clock itself and
+    ``duration`` counts simulated seconds (the same run for the same seed).
 
     Open trades are followed to their outcome (up to ``settle_timeout`` s) before it
     returns. A shorthand for :class:`LiveSession` (see it for ``journal``/``recover``).
@@ -382,5 +438,6 @@ async def run_live(
         recover=recover,
         warmup=warmup,
         trader=trader,
+        lockstep=lockstep,
     )
     return await session.run(duration=duration, stop=stop)

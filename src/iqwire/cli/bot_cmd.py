@@ -30,6 +30,7 @@ from iqwire.bot.dashboard import Dashboard
 from iqwire.bot.journal import Journal, default_journal_path
 from iqwire.bot.journal_report import journal_report
 from iqwire.bot.live import LiveResult, LiveSession
+from iqwire.bot.lockstep import LockStep
 from iqwire.bot.records import RunState
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskLimits
@@ -51,7 +52,7 @@ from iqwire.cli.common import (
     stdout_console,
     strategy_failure,
 )
-from iqwire.cli.connect import connect
+from iqwire.cli.connect import Connected, connect
 from iqwire.cli.strategy_opts import ConfigOpt, ParamOpt, StrategyArg, load_strategy_args, params_text
 from iqwire.cli.trade_cmd import check_real_money
 from iqwire.client import Client as AsyncClient
@@ -133,12 +134,23 @@ def _journal_path(plan: _RunPlan, client: AsyncClient, user_id: int) -> Path:
     return default_journal_path(f"{host}-{user_id}-{plan.balance.value}", paper=plan.mode == "paper")
 
 
-async def _run_on(
-    client: AsyncClient, strategy: Strategy, plan: _RunPlan, console: Console, where: str, *, embedded: bool
-) -> LiveResult:
+async def _run_on(strategy: Strategy, plan: _RunPlan, console: Console, connected: Connected) -> LiveResult:
+    client = connected.client
     path = _journal_path(plan, client, await client.user_id())
+    # An embedded simulator on a manual clock is stepped by the run: the same seed, the same run.
+    lockstep = None if connected.stepped is None else LockStep(client, connected.stepped)
     with Journal.open(path) as journal:
-        return await _run_journaled(client, strategy, plan, console, where, journal, recover=not embedded)
+        # A fresh embedded simulator knows no earlier trade: nothing to resume.
+        return await _run_journaled(
+            client,
+            strategy,
+            plan,
+            console,
+            connected.where,
+            journal,
+            recover=not connected.embedded,
+            lockstep=lockstep,
+        )
 
 
 async def _run_journaled(
@@ -150,10 +162,12 @@ async def _run_journaled(
     journal: Journal,
     *,
     recover: bool,
+    lockstep: LockStep | None = None,
 ) -> LiveResult:
     state = RunState(mode=plan.mode)
     stop = asyncio.Event()
-    limit = "until Ctrl-C" if plan.duration is None else f"for {plan.duration:g}s"
+    unit = "s" if lockstep is None else " simulated seconds"
+    limit = "until Ctrl-C" if plan.duration is None else f"for {plan.duration:g}{unit}"
     console.print(
         escape(
             f"{plan.mode} run of {strategy.name} ({params_text(strategy.params)}) "
@@ -184,6 +198,7 @@ async def _run_journaled(
                     journal=journal,
                     # A fresh embedded simulator knows no earlier trade: nothing to resume.
                     recover=recover,
+                    lockstep=lockstep,
                 )
                 result = await session.run(duration=plan.duration, stop=stop)
         finally:
@@ -196,10 +211,10 @@ async def _run_journaled(
 async def _session(
     strategy: Strategy, plan: _RunPlan, options: ConnectionOptions, console: Console
 ) -> LiveResult:
-    async with connect(options, allow_real_money=plan.real, reconnect_delay=(0.05, 1.0)) as connected:
-        # A fresh embedded simulator knows no earlier trade: nothing to resume.
-        embedded = connected.embedded
-        return await _run_on(connected.client, strategy, plan, console, connected.where, embedded=embedded)
+    async with connect(
+        options, allow_real_money=plan.real, manual_clock=True, reconnect_delay=(0.05, 1.0)
+    ) as connected:
+        return await _run_on(strategy, plan, console, connected)
 
 
 def _finish_run(result: LiveResult, console: Console, report_csv: Path | None) -> None:
@@ -254,18 +269,28 @@ def run(
     duration: Annotated[
         float | None,
         typer.Option(
-            min=0.0, help="Stop after this many (real) seconds; default: at Ctrl-C.", show_default=False
+            min=0.0,
+            help=(
+                "Stop after this many seconds (simulated ones on an embedded simulator, which "
+                "the run steps in lock-step; wall ones otherwise); default: at Ctrl-C."
+            ),
+            show_default=False,
         ),
     ] = None,
     param: ParamOpt = None,
     speed: Annotated[
-        float, typer.Option(min=0.001, help="Embedded simulator: simulated seconds per real second.")
+        float,
+        typer.Option(min=0.001, help="Embedded simulator with --now: simulated seconds per real second."),
     ] = 1.0,
     seed: Annotated[
         int, typer.Option(min=0, help="Embedded simulator: the seed of its prices (the same run each time).")
     ] = 0,
     now: Annotated[
-        bool, typer.Option("--now", help="Embedded simulator: start its clock at the wall-clock time.")
+        bool,
+        typer.Option(
+            "--now",
+            help="Embedded simulator: a real clock (×--speed) from the wall-clock time, not lock-step.",
+        ),
     ] = False,
     report_csv: Annotated[
         Path | None, typer.Option("--report-csv", help="Write the closed trades as CSV.", show_default=False)

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from iqwire.cli.common import ConnectionOptions, note
 from iqwire.client import Client as AsyncClient
-from iqwire.sim import Simulator, SystemClock
+from iqwire.sim import Clock, ManualClock, Simulator, SystemClock
 from iqwire.sim.clock import REPRODUCIBLE_START
 from iqwire.sim.config import DEMO_EMAIL, DEMO_PASSWORD, SimConfig
 from iqwire.sync import Client, EventLoopThread
@@ -137,14 +137,20 @@ def read_state() -> RunningSim | None:
     return running if _listening(running.login_url) else None
 
 
-def embedded_simulator(options: ConnectionOptions, **kwargs: Any) -> Simulator:
+def embedded_simulator(options: ConnectionOptions, *, manual: bool = False, **kwargs: Any) -> Simulator:
     """A simulator for this command alone: ``options.seed``, its clock ×``options.speed``.
 
     Its clock starts at :data:`~iqwire.sim.clock.REPRODUCIBLE_START`, so a seed gives the
     same prices on every run, unless ``options.now`` asks for the wall-clock time.
+    ``manual``: a :class:`~iqwire.sim.ManualClock` at that origin instead, for a caller
+    that moves time itself (a lock-step paper run); ``options.now`` overrides it.
     """
-    start = None if options.now else REPRODUCIBLE_START
-    return Simulator(seed=options.seed, clock=SystemClock(speed=options.speed, start=start), **kwargs)
+    clock: Clock
+    if manual and not options.now:
+        clock = ManualClock(REPRODUCIBLE_START)
+    else:
+        clock = SystemClock(speed=options.speed, start=None if options.now else REPRODUCIBLE_START)
+    return Simulator(seed=options.seed, clock=clock, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -163,13 +169,16 @@ def _target(options: ConnectionOptions, simulator: Simulator | None = None) -> _
         return _Target(options.ws_url, options.login_url, options.email, options.password, where)
     if simulator is not None:
         credentials = simulator.credentials
-        clock = ", from the wall-clock time" if options.now else ""
+        if isinstance(simulator.clock, ManualClock):
+            clock = "in lock-step"
+        else:
+            clock = f"clock ×{options.speed:g}" + (", from the wall-clock time" if options.now else "")
         return _Target(
             simulator.ws_url,
             simulator.login_url,
             options.email if options.email is not None else credentials.email,
             options.password if options.password is not None else credentials.password,
-            f"the embedded simulator (seed {options.seed}, clock ×{options.speed:g}{clock})",
+            f"the embedded simulator (seed {options.seed}, {clock})",
         )
     running = read_state()
     if running is None:
@@ -222,21 +231,31 @@ class Connected(NamedTuple):
     where: str
     #: Whether it is an embedded simulator started for this command (it knows no earlier trade).
     embedded: bool
+    #: The embedded simulator when its clock is manual (``connect(manual_clock=True)``): the caller moves time.
+    stepped: Simulator | None = None
 
 
 @contextlib.asynccontextmanager
 async def connect(
-    options: ConnectionOptions, *, allow_real_money: bool = False, **client_options: Any
+    options: ConnectionOptions,
+    *,
+    allow_real_money: bool = False,
+    manual_clock: bool = False,
+    **client_options: Any,
 ) -> AsyncIterator[Connected]:
     """A connected :class:`iqwire.client.Client`, where it is connected, and whether that is embedded.
 
-    ``client_options`` go to the client as they are (``record_to=``, ``reconnect_delay=``).
+    ``manual_clock``: an embedded simulator runs on a manual clock (not with ``--now``),
+    yielded as ``Connected.stepped`` for the caller to move. ``client_options`` go to the
+    client as they are (``record_to=``, ``reconnect_delay=``).
     """
     async with contextlib.AsyncExitStack() as stack:
         target = _target(options)
         embedded = target is None
+        stepped = None
         if target is None:
-            simulator = await stack.enter_async_context(embedded_simulator(options))
+            simulator = await stack.enter_async_context(embedded_simulator(options, manual=manual_clock))
+            stepped = simulator if isinstance(simulator.clock, ManualClock) else None
             target = _target(options, simulator)
             assert target is not None
         client = AsyncClient(
@@ -249,4 +268,4 @@ async def connect(
         )
         await stack.enter_async_context(client)
         where = target.where if options.sim else client.server_name or target.where
-        yield Connected(client, where, embedded)
+        yield Connected(client, where, embedded, stepped)

@@ -19,12 +19,23 @@ app = typer.Typer()
 
 @app.command("demo")
 def demo(
-    duration: Annotated[float, typer.Option(min=0.0, help="Wall seconds of paper trading.")] = 60.0,
-    speed: Annotated[float, typer.Option(min=0.001, help="Simulated seconds per real second.")] = 20.0,
+    duration: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Paper trading: duration × speed simulated seconds, stepped in lock-step."
+        ),
+    ] = 60.0,
+    speed: Annotated[
+        float,
+        typer.Option(min=0.001, help="Simulated seconds per duration second (a real clock with --now)."),
+    ] = 20.0,
     days: Annotated[float, typer.Option(min=0.0, help="Days of candles to download and backtest.")] = 2.0,
     seed: Annotated[int, typer.Option(min=0, help="The simulator's seed (the same numbers each run).")] = 42,
     now: Annotated[
-        bool, typer.Option("--now", help="Start the simulator's clock at the wall-clock time.")
+        bool,
+        typer.Option(
+            "--now", help="A real clock ×speed from the wall-clock time, not lock-step (not repeatable)."
+        ),
     ] = False,
 ) -> None:
     """Download, backtest, paper-trade and report on an embedded simulator.
