@@ -61,7 +61,7 @@ def summary_trades(stdout: str) -> int:
 def test_bot_run_paper_prints_the_report(tmp_path: Path) -> None:
     trades_csv = tmp_path / "trades.csv"
     result = invoke(
-        "bot", "run", "examples/mean_reversion.py", "--paper", "--duration", "3", "--speed", "50",
+        "bot", "run", "examples/mean_reversion.py", "--paper", "--duration", "150",
         "--report-csv", str(trades_csv),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -69,7 +69,8 @@ def test_bot_run_paper_prints_the_report(tmp_path: Path) -> None:
     assert out.startswith(
         "paper run of MeanReversion (period=14 low=30.0 high=70.0 amount=10.0 expiration=30)"
     )
-    assert "the embedded simulator (seed 0, clock ×50), for 3s" in out.splitlines()[0]
+    # An embedded simulator runs in lock-step: --duration counts simulated seconds.
+    assert "the embedded simulator (seed 0, in lock-step), for 150 simulated seconds" in out.splitlines()[0]
     assert "Run report" in out
     trades = summary_trades(out)
     assert re.search(r"^balance: 10,000\.00 → [\d,.]+ USD$", out, re.M)
@@ -104,7 +105,7 @@ def test_bot_run_takes_a_module_reference() -> None:
     result = invoke("bot", "run", "iqwire.demo:DemoStrategy", "--duration", "0", "--seed", "3")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("paper run of DemoStrategy (")
-    assert "(seed 3, clock ×1)" in result.stdout
+    assert "(seed 3, in lock-step)" in result.stdout
 
 
 @pytest.mark.parametrize(

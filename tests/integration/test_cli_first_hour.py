@@ -142,7 +142,7 @@ def test_a_strategys_exception_in_a_backtest_names_its_file_and_line(boom: Path,
 
 
 def test_a_strategys_exception_in_bot_run_names_its_file_and_line(boom: Path) -> None:
-    result = invoke("bot", "run", str(boom), "--sim", "--speed", "50", "--duration", "3")
+    result = invoke("bot", "run", str(boom), "--sim", "--duration", "150")  # simulated seconds (lock-step)
     assert result.exit_code == 2, result.output
     assert f"the strategy raised RuntimeError: boom ({boom}:9, in on_candle;" in result.stderr
     assert "Traceback" not in result.output

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
+
 from iqwire.bot.live import run_live
 from iqwire.bot.lockstep import LockStep
 from iqwire.bot.risk import RiskLimits
 from iqwire.client import Client
-from iqwire.demo import DemoStrategy
+from iqwire.demo import DemoStrategy, run_demo
 from iqwire.sim import ManualClock, Simulator
 from iqwire.sim.clock import REPRODUCIBLE_START
 
@@ -39,3 +43,18 @@ async def test_the_same_seed_gives_the_same_paper_run() -> None:
 
 async def test_another_seed_gives_another_run() -> None:
     assert await _paper_run(seed=3, duration=120) != await _paper_run(seed=4, duration=120)
+
+
+async def _demo_lines(seed: int) -> list[str]:
+    console = Console(file=io.StringIO(), width=120, force_terminal=False)
+    assert await run_demo(duration=6, speed=20, days=0.1, seed=seed, console=console)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    # Everything but the simulator's address (a free port) and the download's speed.
+    return [line for line in output.splitlines() if "ws://" not in line and "candles/s" not in line]
+
+
+async def test_the_demo_prints_the_same_numbers_on_every_run() -> None:
+    first, second = await _demo_lines(seed=42), await _demo_lines(seed=42)
+    assert first[-1].startswith("demo: ") and first[-1].endswith("ledger matches simulator: yes")
+    assert not first[-1].startswith("demo: 0 trades"), "two simulated minutes should trade"
+    assert first == second
