@@ -13,6 +13,7 @@ from unit_helpers import JSON_OBJECT, frame_bytes, ready_session
 
 from iqwire.errors import ProtocolError
 from iqwire.models import CommissionChangedError, ErrorBody, Profile, ProfileResponse
+from iqwire.models.margin import MarginalBalance
 from iqwire.models.requests import GetCandlesBody
 from iqwire.protocol import (
     Authenticated,
@@ -918,7 +919,23 @@ def test_nameless_reply_is_matched_by_request_id() -> None:
     assert event.status == 4008
 
 
-def test_marginal_balance_changed_push_is_delivered_as_plain_json() -> None:
+def test_marginal_balance_changed_push_is_typed_by_its_service() -> None:
+    session = ready_session()
+    session.subscribe("marginal-portfolio.balance-changed")
+    figures = dict.fromkeys(
+        ("cash", "bonus", "pnl", "pnl_net", "equity", "equity_usd", "swap", "dividends", "margin"), "1.00"
+    )
+    msg = {"id": 1, "type": 4, "user_id": 7, "currency": "USD", **figures}
+    msg |= {"available": "0.00", "margin_level": "0.00", "stop_out_level": "50.00"}
+
+    (event,) = session.receive(frame_bytes("balance-changed", msg, microserviceName="marginal-portfolio"))
+
+    assert isinstance(event, Push)
+    assert isinstance(event.payload, MarginalBalance)
+    assert event.payload.cash == "1.00"
+
+
+def test_marginal_balance_changed_push_of_an_unknown_shape_is_delivered_as_plain_json() -> None:
     session = ready_session()
     session.subscribe("marginal-portfolio.balance-changed")
     msg = {"id": 1, "type": 1, "cash": "10.00", "equity": "10.00"}

@@ -633,8 +633,8 @@ class Client:
     def subscribe(
         self,
         spec: SubscriptionSpec[T],
-        filters: dict[str, Any] | None,
-        name: str,
+        filters: dict[str, Any] | None = None,
+        name: str | None = None,
         coalesce_key: Callable[[Any], Any] | None = None,
     ) -> Stream[T]:
         """A stream of one catalogued subscription with these routing filters (opened by ``async with``)."""
@@ -642,4 +642,4 @@ class Client:
         async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
             return [(spec, filters)]
 
-        return self._stream(subs, name=name, coalesce_key=coalesce_key)
+        return self._stream(subs, name=name or spec.name, coalesce_key=coalesce_key)

@@ -38,7 +38,14 @@ class SharedSubscription:
     consumers: set[Stream[Any]] = field(default_factory=set)
 
     def matches(self, payload: Any) -> bool:
-        """Whether a push payload falls under this subscription's routing filters."""
+        """Whether a push payload is of this subscription's type and falls under its routing filters.
+
+        The type test keeps apart two services' pushes of one name (the billing and the
+        marginal ``balance-changed``): each stream gets only the shape it was opened for.
+        """
+        wanted = self.spec.payload_type
+        if isinstance(wanted, type) and not isinstance(payload, wanted):
+            return False
         if not self.filters:
             return True
         for field_name, wanted in self.filters.items():

@@ -509,6 +509,10 @@ class Session:
 
     def _push(self, frame: RawFrame) -> Event:
         name = frame.name
+        if name in catalog.SERVICE_PUSH_NAMES and frame.microservice_name is not None:
+            by_service = self._service_push(frame)
+            if by_service is not None:
+                return by_service
         try:
             decoder = self._push_decoders[name]
         except KeyError:
@@ -529,6 +533,19 @@ class Session:
                     raise
                 payload = _plain(frame.msg)
         return Push(name=name, payload=payload, microservice_name=frame.microservice_name)
+
+    def _service_push(self, frame: RawFrame) -> Push | None:
+        """A push typed by its service (the marginal ``balance-changed``), or ``None`` for the default."""
+        service = frame.microservice_name
+        assert service is not None
+        tp = catalog.SERVICE_PUSHES.get((service, frame.name))
+        if tp is None:
+            return None
+        try:
+            payload = _decoder_for(tp).decode(frame.msg)
+        except msgspec.ValidationError:
+            payload = _plain(frame.msg)  # a shape we do not know yet: plain JSON, not malformed
+        return Push(name=frame.name, payload=payload, microservice_name=service)
 
 
 def _raw_bytes(data: bytes | str) -> bytes:

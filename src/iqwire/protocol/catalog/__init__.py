@@ -72,7 +72,19 @@ from iqwire.models.digital import (
     StrikeList,
 )
 from iqwire.models.legacy import GetLegacyInstrumentsBody, LegacyInstruments
-from iqwire.models.margin import ExchangeRate, MarginCall
+from iqwire.models.margin import (
+    CancelPendingOrderBody,
+    ExchangeRate,
+    GetInstrumentsListBody,
+    GetOvernightFeeBody,
+    MarginCall,
+    MarginClosePositionBody,
+    MarginInstrumentsList,
+    MarginOrderPlaced,
+    OvernightFee,
+    PlaceMarginOrderBody,
+    UnderlyingList,
+)
 from iqwire.models.requests import (
     EmptyBody,
     GetActiveBody,
@@ -86,11 +98,24 @@ from iqwire.models.requests import (
     GetPositionsBody,
     GetTradersMoodBody,
 )
-from iqwire.protocol.catalog.margin import margin_rpcs, margin_subscriptions
+from iqwire.protocol.catalog.margin import (
+    GET_MARGINAL_BALANCE,
+    MARGIN_CALL,
+    MARGIN_CHANGE_TPSL,
+    MARGINAL_BALANCE_CHANGED,
+    SUBSCRIBE_MARGINAL_BALANCE,
+    margin_rpcs,
+    margin_subscriptions,
+)
 from iqwire.protocol.catalog.specs import RAW, MoneyMove, RpcSpec, SubscriptionSpec
 from iqwire.protocol.events import ResultAck
 
 __all__ = [
+    "GET_MARGINAL_BALANCE",
+    "MARGINAL_BALANCE_CHANGED",
+    "MARGIN_CALL",
+    "MARGIN_CHANGE_TPSL",
+    "SUBSCRIBE_MARGINAL_BALANCE",
     "RAW",
     "ACK_FIRST_ALWAYS",
     "COMMUNITY_CALLS",
@@ -98,11 +123,20 @@ __all__ = [
     "LEGACY_PUSHES",
     "PUSHES",
     "RPCS",
+    "SERVICE_PUSHES",
+    "SERVICE_PUSH_NAMES",
     "SUBSCRIPTIONS",
     "MoneyMove",
     "RpcSpec",
     "SubscriptionSpec",
     "canonical_push",
+    "margin_cancel_order",
+    "margin_close_position",
+    "margin_instrument_type",
+    "margin_instruments",
+    "margin_overnight_fee",
+    "margin_place_order",
+    "margin_underlyings",
     "push_microservices",
     "push_type",
     "rpc",
@@ -294,6 +328,41 @@ def _rpcs() -> tuple[RpcSpec[Any, Any], ...]:
     )
 
 
+def margin_place_order(family: str, kind: str) -> RpcSpec[PlaceMarginOrderBody, MarginOrderPlaced]:
+    """``marginal-<family>.place-<kind>-order`` (``kind``: market, limit or stop)."""
+    return RPCS[f"marginal-{family}.place-{kind}-order"]
+
+
+def margin_close_position(family: str) -> RpcSpec[MarginClosePositionBody, ResultAck]:
+    """``marginal-<family>.close-position``."""
+    return RPCS[f"marginal-{family}.close-position"]
+
+
+def margin_cancel_order(family: str) -> RpcSpec[CancelPendingOrderBody, ResultAck]:
+    """``marginal-<family>.cancel-pending-order``."""
+    return RPCS[f"marginal-{family}.cancel-pending-order"]
+
+
+def margin_underlyings(family: str) -> RpcSpec[EmptyBody, UnderlyingList]:
+    """``marginal-<family>-instruments.get-underlying-list``."""
+    return RPCS[f"marginal-{family}-instruments.get-underlying-list"]
+
+
+def margin_instruments(family: str) -> RpcSpec[GetInstrumentsListBody, MarginInstrumentsList]:
+    """``marginal-<family>-instruments.get-instruments-list``."""
+    return RPCS[f"marginal-{family}-instruments.get-instruments-list"]
+
+
+def margin_overnight_fee(family: str) -> RpcSpec[GetOvernightFeeBody, OvernightFee]:
+    """``marginal-<family>-instruments.get-overnight-fee``."""
+    return RPCS[f"marginal-{family}-instruments.get-overnight-fee"]
+
+
+def margin_instrument_type(family: str) -> str:
+    """The ``instrument_type`` of a margin family's positions and orders: ``marginal-<family>``."""
+    return f"marginal-{family}"
+
+
 # -- the subscriptions the library opens by name ------------------------------------------------
 
 CANDLE_GENERATED: SubscriptionSpec[Candle] = SubscriptionSpec(
@@ -427,6 +496,14 @@ PUSHES: dict[str, Any] = {
     "margin-call": MarginCall,
     "exchange-rate-generated": ExchangeRate,
 }
+
+#: (microservice, push name) → payload type, for a push whose name another service also
+#: uses with another shape (the session decodes these by service before :data:`PUSHES`).
+SERVICE_PUSHES: dict[tuple[str, str], Any] = {
+    (spec.microservice_name, spec.push_name): spec.payload_type for spec in (MARGINAL_BALANCE_CHANGED,)
+}
+#: The push names of :data:`SERVICE_PUSHES` (a cheap test on the session's hot path).
+SERVICE_PUSH_NAMES: frozenset[str] = frozenset(name for _, name in SERVICE_PUSHES)
 
 #: Calls only the community Python client makes: a connection that makes one speaks its
 #: dialect (unsubscribed pushes ``listInfoData`` and ``option-closed``).

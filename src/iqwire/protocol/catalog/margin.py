@@ -31,29 +31,58 @@ from iqwire.models.margin import (
 from iqwire.models.requests import EmptyBody
 from iqwire.protocol.catalog.specs import RAW, MoneyMove, RpcSpec, SubscriptionSpec
 
-__all__ = ["margin_rpcs", "margin_subscriptions"]
+__all__ = [
+    "GET_MARGINAL_BALANCE",
+    "MARGINAL_BALANCE_CHANGED",
+    "MARGIN_CALL",
+    "MARGIN_CHANGE_TPSL",
+    "SUBSCRIBE_MARGINAL_BALANCE",
+    "margin_rpcs",
+    "margin_subscriptions",
+]
+
+GET_MARGINAL_BALANCE: RpcSpec[MarginalBalanceBody, MarginalBalance] = RpcSpec(
+    "marginal-portfolio.get-marginal-balance",
+    ("1.0",),
+    MarginalBalanceBody,
+    "marginal-balance",
+    MarginalBalance,
+)
+SUBSCRIBE_MARGINAL_BALANCE: RpcSpec[MarginalBalanceBody, Any] = RpcSpec(
+    "marginal-portfolio.subscribe-balance-changed",
+    ("1.0",),
+    MarginalBalanceBody,
+    "result",
+    Result,
+    result_only=True,
+)
+#: ``change-tpsl`` 2.0: the one TP/SL change the simulator (and the community client) speaks.
+MARGIN_CHANGE_TPSL: RpcSpec[ChangeTpslBody, Any] = RpcSpec(
+    "change-tpsl",
+    ("2.0",),
+    ChangeTpslBody,
+    "tpsl-changed",
+    RAW,
+    money=MoneyMove("modify", balance_field=None, ids_field="position_id"),
+)
+#: The marginal balance's figures; its push shares the name ``balance-changed`` with the billing one.
+MARGINAL_BALANCE_CHANGED: SubscriptionSpec[MarginalBalance] = SubscriptionSpec(
+    "marginal-portfolio.balance-changed",
+    ("1.0",),
+    (),
+    "balance-changed",
+    MarginalBalance,
+    "marginal-portfolio",
+)
+MARGIN_CALL: SubscriptionSpec[MarginCall] = SubscriptionSpec(
+    "marginal-portfolio.margin-call", ("1.0",), (), "margin-call", MarginCall, "marginal-portfolio"
+)
 
 
 def margin_rpcs() -> tuple[RpcSpec[Any, Any], ...]:
     """Margin forex, CFD and crypto: the SDK's names per family, then the old dialect (§10)."""
     r: type[RpcSpec[Any, Any]] = RpcSpec
-    specs = [
-        r(
-            "marginal-portfolio.get-marginal-balance",
-            ("1.0",),
-            MarginalBalanceBody,
-            "marginal-balance",
-            MarginalBalance,
-        ),
-        r(
-            "marginal-portfolio.subscribe-balance-changed",
-            ("1.0",),
-            MarginalBalanceBody,
-            "result",
-            Result,
-            result_only=True,
-        ),
-    ]
+    specs: list[RpcSpec[Any, Any]] = [GET_MARGINAL_BALANCE, SUBSCRIBE_MARGINAL_BALANCE]
     for family in MARGIN_FAMILIES:
         instruments = f"marginal-{family}-instruments"
         specs += [
@@ -141,7 +170,7 @@ def margin_rpcs() -> tuple[RpcSpec[Any, Any], ...]:
             Order,
             money=MoneyMove("cancel", balance_field=None, ids_field="order_id", ids_kind="order"),
         ),
-        r("change-tpsl", ("2.0",), ChangeTpslBody, "tpsl-changed", RAW),
+        MARGIN_CHANGE_TPSL,
         r("change-auto-margin-call", ("2.0",), RAW, "auto-margin-call-changed", RAW),
         r("get-overnight-fee", ("1.0",), GetOvernightFeeBody, "overnight-fee", OvernightFee),
     ]
@@ -150,12 +179,7 @@ def margin_rpcs() -> tuple[RpcSpec[Any, Any], ...]:
 
 def margin_subscriptions() -> tuple[SubscriptionSpec[Any], ...]:
     s: type[SubscriptionSpec[Any]] = SubscriptionSpec
-    portfolio = "marginal-portfolio"
-    specs = [
-        # Typed as MarginalBalance by the consumer: the push shares its name with the billing one.
-        s(f"{portfolio}.balance-changed", ("1.0",), (), "balance-changed", RAW, portfolio),
-        s(f"{portfolio}.margin-call", ("1.0",), (), "margin-call", MarginCall, portfolio),
-    ]
+    specs: list[SubscriptionSpec[Any]] = [MARGINAL_BALANCE_CHANGED, MARGIN_CALL]
     specs.append(
         s(
             "exchange-rates.exchange-rate-generated",
