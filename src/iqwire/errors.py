@@ -24,7 +24,8 @@ Every exception derives from :class:`IqwireError`; each has one meaning::
     │   ├── TradeNotPlaced        reconciliation proved the trade was never placed
     │   ├── TradeStateUnknown     reconciliation found several candidates
     │   ├── OrderRejected         the server accepted an order, then rejected it: nothing placed
-    │   └── OutcomeUnknown        no close event and no history entry after expiry
+    │   ├── OutcomeUnknown        no close event and no history entry after expiry
+    │   └── OrderNotFilled        a margin order ended canceled or rejected, never filled
     └── JournalError              the trade journal cannot be opened, read or written
 
 Code that retries on :class:`ConnectionLost` never retries a certificate problem
@@ -47,6 +48,7 @@ __all__ = [
     "MarketClosed",
     "NotConnected",
     "OrderRejected",
+    "OrderNotFilled",
     "OutcomeUnknown",
     "PayoutChanged",
     "ProtocolError",
@@ -253,6 +255,15 @@ class OutcomeUnknown(TradeError):
         super().__init__(message)
         self.args = (message, position)
         self.position = position
+
+
+class OrderNotFilled(TradeError):
+    """A margin order ended without a position: ``status`` is ``canceled`` or ``rejected``."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.args = (message, status)
+        self.status = status
 
 
 class JournalError(IqwireError):

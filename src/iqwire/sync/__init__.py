@@ -22,7 +22,17 @@ Example::
 
 from iqwire.sync.client import Client
 from iqwire.sync.loop import EventLoopThread
+from iqwire.sync.margin import SyncMarginOrder, SyncMarginPosition
 from iqwire.sync.streams import SyncStream
 from iqwire.sync.trading import SyncPortfolio, SyncTrade, Trader
 
-__all__ = ["Client", "EventLoopThread", "SyncPortfolio", "SyncStream", "SyncTrade", "Trader"]
+__all__ = [
+    "Client",
+    "EventLoopThread",
+    "SyncMarginOrder",
+    "SyncMarginPosition",
+    "SyncPortfolio",
+    "SyncStream",
+    "SyncTrade",
+    "Trader",
+]

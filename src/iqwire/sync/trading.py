@@ -15,8 +15,9 @@ from typing import Any, ParamSpec, TypeVar
 from iqwire.errors import NotConnected
 from iqwire.models import Balance, Position
 from iqwire.sync.client import Client
-from iqwire.sync.facade import blocking, blocking_as, direct, direct_as, mirrored
+from iqwire.sync.facade import blocking, blocking_as, direct, direct_as, mirrored, streaming
 from iqwire.sync.loop import EventLoopThread, refuse_inside_a_loop
+from iqwire.sync.margin import SyncMarginOrder, SyncMarginPosition
 from iqwire.trading import Portfolio, Trade, TradeResult
 from iqwire.trading import Trader as AsyncTrader
 
@@ -205,3 +206,17 @@ class Trader:
     expiries = blocking(AsyncTrader.expiries)
     digital_strikes = blocking(AsyncTrader.digital_strikes)
     sell = blocking(AsyncTrader.sell)
+
+    # -- margin (forex, CFD, crypto) --
+    place_order = blocking_as(AsyncTrader.place_order, SyncMarginOrder)
+    margin_order = blocking_as(AsyncTrader.margin_order, SyncMarginOrder)
+    margin_position = blocking_as(AsyncTrader.margin_position, SyncMarginPosition)
+    instruments = blocking(AsyncTrader.instruments)
+    calculate_margin = blocking(AsyncTrader.calculate_margin)
+    margin_balance = blocking(AsyncTrader.margin_balance)
+    margin_balance_changes = streaming(AsyncTrader.margin_balance_changes)
+    margin_calls = streaming(AsyncTrader.margin_calls)
+
+    margin_positions = direct_as(
+        AsyncTrader.margin_positions, lambda runner, found: [SyncMarginPosition(runner, p) for p in found]
+    )

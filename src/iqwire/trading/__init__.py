@@ -14,6 +14,10 @@ from iqwire.trading.blitz import blitz_expiry
 from iqwire.trading.client import TradingClient
 from iqwire.trading.desk import Desk
 from iqwire.trading.digital import DigitalStrikes, StrikeQuote
+from iqwire.trading.margin_balance import MarginFigures
+from iqwire.trading.margin_instruments import Instrument, calculate_margin
+from iqwire.trading.margin_orders import MarginOrder
+from iqwire.trading.margin_positions import MarginBook, MarginPosition
 from iqwire.trading.payouts import Payouts
 from iqwire.trading.portfolio import Portfolio
 from iqwire.trading.trade import Trade, TradeResult
@@ -22,6 +26,11 @@ from iqwire.trading.trader import Trader
 __all__ = [
     "Desk",
     "DigitalStrikes",
+    "Instrument",
+    "MarginBook",
+    "MarginFigures",
+    "MarginOrder",
+    "MarginPosition",
     "Payouts",
     "Portfolio",
     "StrikeQuote",
@@ -30,4 +39,5 @@ __all__ = [
     "Trader",
     "TradingClient",
     "blitz_expiry",
+    "calculate_margin",
 ]

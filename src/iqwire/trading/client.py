@@ -120,6 +120,10 @@ class TradingClient(Protocol):
         """Every position open/close of the user."""
         ...
 
+    async def get_orders(self, user_balance_id: int | None = None, *, kind: str = ...) -> list[Order]:
+        """A balance's pending orders."""
+        ...
+
     def balance_changes(self) -> Stream[BalanceChanged]:
         """Every balance change of the user."""
         ...

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ class Portfolio:
         self._start_lock = asyncio.Lock()
         self._hooked = False
         self._claimed: set[int] = set()
+        self._listeners: list[Callable[[Position], None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -154,6 +155,18 @@ class Portfolio:
                     waiter.set_result(position)
         elif option_id not in self.closed:
             self.open[option_id] = position
+        for listener in self._listeners:
+            listener(position)
+
+    def listen(self, listener: Callable[[Position], None]) -> None:
+        """Call ``listener`` with every position event applied (a product's own bookkeeping).
+
+        Example::
+
+            trader.portfolio.listen(lambda p: print(p.option_id, p.status))
+        """
+        if listener not in self._listeners:
+            self._listeners.append(listener)
 
     # -- queries ---------------------------------------------------------------------------
 

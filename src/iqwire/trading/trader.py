@@ -18,15 +18,24 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Literal, Self
 
 from iqwire import actives
+from iqwire.client.streams import Stream
 from iqwire.errors import InvalidOrder
 from iqwire.models import BalanceType, Direction, InitializationData, Position
-from iqwire.trading import blitz, digital, fixed_expiry
+from iqwire.models.margin import MarginalBalance, MarginCall
+from iqwire.protocol import catalog
+from iqwire.trading import blitz, digital, fixed_expiry, margin_orders
 from iqwire.trading.client import TradingClient
 from iqwire.trading.desk import Desk
+from iqwire.trading.margin_balance import MarginFigures, marginal_balance, marginal_figures
+from iqwire.trading.margin_instruments import Instrument, calculate_margin
+from iqwire.trading.margin_levels import LevelInput
+from iqwire.trading.margin_orders import MarginOrder
+from iqwire.trading.margin_positions import MarginBook, MarginPosition, find_position
 from iqwire.trading.payouts import Payouts
 from iqwire.trading.portfolio import Portfolio
 from iqwire.trading.sell_values import SellValues
@@ -66,6 +75,8 @@ class Trader:
         self.desk = Desk(client, self.portfolio, self.payouts, outcome_grace)
         self.sell_values = SellValues(client, self.portfolio)
         self._digital_orders = digital.DigitalOrders(self.desk)
+        #: Margin orders and positions (forex, CFD, crypto), followed once the first order is placed.
+        self.margin = MarginBook(self.desk)
 
     def __repr__(self) -> str:
         return f"Trader(allow_real_money={self.allow_real_money}, open={len(self.portfolio.open)})"
@@ -82,6 +93,7 @@ class Trader:
         """Stop following positions, orders and sale values (the client stays open)."""
         await self.sell_values.stop()
         await self._digital_orders.stop()
+        await self.margin.stop()
         await self.portfolio.stop()
 
     @property
@@ -394,3 +406,113 @@ class Trader:
             sell=sell,
         )
         return trade
+
+    # -- margin: forex, CFD, crypto (trading/margin_*.py) ----------------------------------------
+
+    async def place_order(
+        self,
+        instrument: str | int,
+        side: str,
+        quantity: str | float | int | Decimal,
+        *,
+        type: str = "market",
+        price: str | float | int | Decimal | None = None,
+        leverage: int | None = None,
+        take_profit: LevelInput = None,
+        stop_loss: LevelInput = None,
+        balance: BalanceType | int = BalanceType.DEMO,
+        family: str | None = None,
+    ) -> MarginOrder:
+        """Place a margin order (forex, CFD or crypto): validated, sent once, reconciled if lost.
+
+        Example::
+
+            order = await trader.place_order("EURUSD-OTC", "buy", 1000, leverage=100,
+                                             take_profit=(50, "pips"), stop_loss=(30, "pips"))
+            position = await order.filled()
+            print(position.open_price, position.margin, position.pnl)
+
+        Args:
+            instrument: name (``"EURUSD-OTC"``), instrument id or active id.
+            side: ``"buy"`` or ``"sell"``.
+            quantity: units (a forex lot is 100000); at least ``min_qty``, on ``qty_step``.
+            type: ``"market"``, or ``"limit"``/``"stop"`` with ``price``.
+            leverage: one the instrument offers (default: its default leverage).
+            take_profit, stop_loss: a price, or ``(value, "pips" | "delta" | "pnl" | "price")``.
+            balance: the marginal balance (by type or id). REAL needs ``allow_real_money=True``.
+            family: ``forex``, ``cfd`` or ``crypto`` to search only there.
+
+        Raises:
+            InvalidOrder, InsufficientBalance, UnknownAsset, UnknownBalance, MarketClosed,
+                RealMoneyLocked: nothing was sent.
+            ServerError: the server refused the order.
+            TradeNotPlaced: the answer was lost and reconciliation found no such order.
+            TradeStateUnknown: the answer was lost and several orders could be it.
+        """
+        return await margin_orders.place_order(
+            self.margin,
+            instrument,
+            side,
+            quantity,
+            type=type,
+            price=price,
+            leverage=leverage,
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+            balance=balance,
+            family=family,
+        )
+
+    async def instruments(self, family: str) -> list[Instrument]:
+        """A margin family's instruments (``forex``, ``cfd``, ``crypto``): leverages, steps, hours.
+
+        Example::
+
+            for instrument in await trader.instruments("crypto"):
+                print(instrument.name, instrument.leverages, instrument.qty_step)
+        """
+        return await self.margin.instruments.family(family)
+
+    async def calculate_margin(
+        self, instrument: str | int, quantity: str | float | int | Decimal, leverage: int | None = None
+    ) -> Decimal:
+        """The margin an order would lock now, at the current price (see :func:`calculate_margin`).
+
+        Example::
+
+            await trader.calculate_margin("EURUSD-OTC", 10_000, 100)   # Decimal('108.00')
+        """
+        found = await self.margin.instruments.find(instrument)
+        price = await self.desk.price(found.active_id)
+        return calculate_margin(quantity, price, leverage or found.default_leverage)
+
+    async def margin_balance(self, balance: BalanceType | int = BalanceType.DEMO) -> MarginFigures:
+        """The marginal balance's cash, equity, margin, available and margin level now.
+
+        Example::
+
+            figures = await trader.margin_balance()
+            print(figures.equity, figures.margin_level)
+        """
+        target = await marginal_balance(self.desk, balance)
+        return await marginal_figures(self.desk, target.id)
+
+    def margin_balance_changes(self) -> Stream[MarginalBalance]:
+        """Every change of the marginal balances' figures (``MarginFigures.from_wire`` reads one)."""
+        return self.client.subscribe(catalog.MARGINAL_BALANCE_CHANGED, None, "marginal balances")
+
+    def margin_calls(self) -> Stream[MarginCall]:
+        """Margin calls: the margin level fell below the call level (stop-out comes next)."""
+        return self.client.subscribe(catalog.MARGIN_CALL, None, "margin calls")
+
+    def margin_positions(self) -> list[MarginPosition]:
+        """The open margin positions the trader follows (after the first order, or ``margin.start()``)."""
+        return self.margin.open_positions()
+
+    async def margin_position(self, position_id: int) -> MarginPosition:
+        """An open margin position by id, placed here or elsewhere (to close or modify it)."""
+        return await find_position(self.margin, position_id)
+
+    async def margin_order(self, order_id: int) -> MarginOrder:
+        """A pending margin order by id, placed here or elsewhere (to cancel it)."""
+        return await margin_orders.find_order(self.margin, order_id)
