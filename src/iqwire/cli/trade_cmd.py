@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from iqwire.bot.journal import Intent
+from iqwire.cli import margin_view
 from iqwire.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -494,14 +495,17 @@ def positions(
     email: EmailOpt = None,
     password: PasswordOpt = None,
 ) -> None:
-    """Show the open positions of every product, with what selling each now would pay back."""
+    """Show the open positions of every product (what selling each now would pay back), then margin positions."""
     options = ConnectionOptions(sim, ws_url, login_url, email, password)
     with cli_errors(), open_client(options) as client:
         balances = client.get_balances()
-        rows = client.get_positions(_balance_id(balances, balance))
+        rows, margin_rows = margin_view.split_margin(client.get_positions(_balance_id(balances, balance)))
         values = _sale_values(client, rows)
         table = _positions_table(rows, _Names(client), _balance_types(balances), client.server_time(), values)
-        print_wide(stdout_console(), table)
+        console = stdout_console()
+        print_wide(console, table)
+        if margin_rows:
+            print_wide(console, margin_view.margin_table(margin_rows))
 
 
 @app.command("history")
