@@ -41,6 +41,7 @@ bench: setup
 
 chaos: setup
 	$(BIN)/python tests/reliability/run_chaos.py --trades 1000 --disconnects 200 --seed $(SEED)
+	$(BIN)/python tests/reliability/run_chaos_margin.py --orders 500 --disconnects 100 --seed $(SEED)
 
 fuzz: setup
 	$(BIN)/python tests/reliability/run_fuzz.py --frames 1000000 --seed $(SEED)
