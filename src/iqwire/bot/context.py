@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from iqwire.bot.indicators import CandleWindow
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
+from iqwire.errors import InvalidOrder
+from iqwire.trading.margin_levels import LevelInput
 
-__all__ = ["Broker", "BuyFunction", "Context"]
+__all__ = ["Broker", "BuyFunction", "Context", "MarginTrading"]
 
 log = logging.getLogger("iqwire.bot")
 
@@ -56,6 +58,34 @@ class Broker(Protocol):
         ...
 
 
+class MarginTrading(Protocol):
+    """What ``ctx.order``/``ctx.close`` go through (:class:`iqwire.bot.margin.MarginDesk`)."""
+
+    @property
+    def open_positions(self) -> list[Any]:
+        """Margin tickets pending or open."""
+        ...
+
+    async def order(
+        self,
+        active: str | int,
+        side: str,
+        quantity: float,
+        *,
+        type: str = ...,
+        price: float | None = ...,
+        leverage: int | None = ...,
+        take_profit: LevelInput = ...,
+        stop_loss: LevelInput = ...,
+    ) -> Any:
+        """Place a margin order through the guards."""
+        ...
+
+    async def close(self, ticket: Any) -> Any:
+        """Close a ticket's position."""
+        ...
+
+
 class Context:
     """The strategy's view of the run: windows, prices, open trades, and the guarded ``buy``.
 
@@ -77,8 +107,11 @@ class Context:
         sell: SellFunction | None = None,
         emit: Callable[[str], None] | None = None,
         window_size: int = 500,
+        margin: MarginTrading | None = None,
     ) -> None:
         self.broker = broker
+        #: Margin trading, when the run has a margin broker (``ctx.order`` / ``ctx.close``).
+        self.margin = margin
         self._state = state
         self._resolve = resolve
         self._resolved: dict[str | int, int] = {}
@@ -186,3 +219,50 @@ class Context:
             self._emit(message)
         else:
             self._state.messages.append(message)
+
+    # -- margin (forex, CFD, crypto): iqwire.bot.margin -------------------------------------
+
+    def _margin_desk(self) -> MarginTrading:
+        if self.margin is None:
+            raise InvalidOrder("this run trades no margin: give the runner a margin desk (iqwire.bot.margin)")
+        return self.margin
+
+    async def order(
+        self,
+        active: str | int,
+        side: str,
+        quantity: float,
+        *,
+        type: str = "market",
+        price: float | None = None,
+        leverage: int | None = None,
+        take_profit: LevelInput = None,
+        stop_loss: LevelInput = None,
+    ) -> Any:
+        """Place a margin order through the margin guards; the ticket, or ``None`` if refused.
+
+        The options are those of :meth:`iqwire.trading.Trader.place_order`.
+
+        Example::
+
+            await ctx.order("EURUSD-OTC", "buy", 10_000, leverage=100, stop_loss=(10, "pips"))
+        """
+        return await self._margin_desk().order(
+            active,
+            side,
+            quantity,
+            type=type,
+            price=price,
+            leverage=leverage,
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+        )
+
+    async def close(self, ticket: Any) -> Any:
+        """Close a margin ticket's position (cancel it while pending); ``None`` if refused."""
+        return await self._margin_desk().close(ticket)
+
+    @property
+    def margin_positions(self) -> list[Any]:
+        """The run's margin tickets pending or open (empty without margin trading)."""
+        return [] if self.margin is None else self.margin.open_positions

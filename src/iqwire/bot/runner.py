@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from iqwire.bot.context import Broker, Context
+from iqwire.bot.context import Broker, Context, MarginTrading
 from iqwire.bot.indicators import CandleWindow
 from iqwire.bot.journal import Answer, Intent, Journal, TradeStatus
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
@@ -52,6 +52,7 @@ class BotRunner:
         emit: Callable[[str], None] | None = None,
         window_size: int = 500,
         journal: JournalLink | None = None,
+        margin: MarginTrading | None = None,
     ) -> None:
         self.strategy = strategy
         self.broker = broker
@@ -66,6 +67,7 @@ class BotRunner:
             sell=self.sell,
             emit=emit,
             window_size=window_size,
+            margin=margin,
         )
         # The last (active, size) a candle came for, its window and price series:
         # a run sees the same one candle after candle.

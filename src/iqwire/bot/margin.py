@@ -1,0 +1,381 @@
+"""Margin trading for strategies: ``ctx.order`` and ``ctx.close`` through guards and the journal.
+
+A strategy trades margin forex, CFD and crypto with ``await ctx.order(...)`` and
+``await ctx.close(ticket)``; both go through a :class:`MarginDesk`, which asks the
+:class:`MarginLimits` first (total exposure, the margin level, open positions),
+journals the intent before sending and the answer after, and hands the order to a
+:class:`MarginBroker`: the live :class:`TraderMarginBroker` (the
+:class:`~iqwire.trading.Trader`, so the real-money lock and reconciliation apply)
+or the backtest's ledger (:mod:`iqwire.bot.margin_backtest`).
+
+Example::
+
+    async def on_candle(self, ctx, candle):
+        if not ctx.margin_positions:
+            await ctx.order("EURUSD-OTC", "buy", 10_000, leverage=100,
+                            take_profit=(20, "pips"), stop_loss=(10, "pips"))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from iqwire.bot.journal import Answer, Intent, TradeStatus
+from iqwire.bot.runner import JournalLink
+from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown
+from iqwire.models import Outcome
+from iqwire.trading import MarginOrder, MarginPosition, Trader
+from iqwire.trading.margin_levels import LevelInput
+
+__all__ = [
+    "MarginAccountView",
+    "MarginBroker",
+    "MarginDesk",
+    "MarginLimits",
+    "MarginTicket",
+    "TraderMarginBroker",
+]
+
+log = logging.getLogger("iqwire.bot")
+
+
+@dataclass(frozen=True)
+class MarginLimits:
+    """The margin guards: ``None`` switches one off.
+
+    ``max_exposure``: the notional of the open positions plus the new order's, in
+    the account currency; ``min_margin_level``: no new order while the margin
+    level (%, equity / margin) is below it; ``max_open``: open positions at most.
+    """
+
+    max_exposure: float | None = None
+    min_margin_level: float | None = None
+    max_open: int | None = None
+
+
+@dataclass
+class MarginTicket:
+    """A margin order and the position it opens, as a strategy sees it.
+
+    ``status``: ``pending`` (not filled yet), ``open``, ``closed``, or ``canceled``.
+    """
+
+    id: int
+    active_id: int
+    side: str
+    quantity: float
+    leverage: int
+    type: str = "market"
+    status: str = "pending"
+    position_id: int | None = None
+    open_price: float | None = None
+    opened_at: float | None = None
+    margin: float = 0.0
+    pnl: float = 0.0
+    swap: float = 0.0
+    take_profit: float | None = None
+    stop_loss: float | None = None
+    close_price: float | None = None
+    close_reason: str | None = None
+    closed_at: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        """Filled and not closed yet."""
+        return self.status == "open"
+
+    def notional(self, price: float | None = None) -> float:
+        """Quantity × price (the open price unless one is given)."""
+        return self.quantity * (price if price is not None else self.open_price or 0.0)
+
+
+@dataclass(frozen=True)
+class MarginAccountView:
+    """The margin account now: ``margin_level`` in percent, ``None`` without positions."""
+
+    cash: float
+    equity: float
+    margin: float
+    margin_level: float | None
+    exposure: float
+
+
+class MarginBroker(Protocol):
+    """Where margin orders go: the live trader, or the backtest's ledger."""
+
+    def account(self) -> MarginAccountView:
+        """The account's figures now."""
+        ...
+
+    def price(self, active_id: int) -> float | None:
+        """The active's current price (mid), if known."""
+        ...
+
+    async def order(
+        self,
+        active: str | int,
+        side: str,
+        quantity: float,
+        *,
+        type: str,
+        price: float | None,
+        leverage: int | None,
+        take_profit: LevelInput,
+        stop_loss: LevelInput,
+    ) -> MarginTicket:
+        """Place an order; raise an :class:`~iqwire.errors.IqwireError` if it is refused."""
+        ...
+
+    async def close(self, ticket: MarginTicket) -> MarginTicket:
+        """Close a ticket's position (or cancel its pending order)."""
+        ...
+
+
+class MarginDesk:
+    """The guarded, journaled way a strategy trades on margin (behind ``ctx.order``/``ctx.close``)."""
+
+    def __init__(
+        self,
+        broker: MarginBroker,
+        limits: MarginLimits | None = None,
+        *,
+        now: Callable[[], float],
+        resolve: Callable[[str | int], int],
+        emit: Callable[[str], None] | None = None,
+        journal: JournalLink | None = None,
+    ) -> None:
+        self.broker = broker
+        self.limits = limits if limits is not None else MarginLimits()
+        self._now = now
+        self._resolve = resolve
+        self._emit = emit or (lambda message: None)
+        self.journal = journal
+        self.tickets: dict[int, MarginTicket] = {}
+        self.refusals: dict[str, int] = {}
+        self._intents: dict[int, int] = {}
+
+    @property
+    def open_positions(self) -> list[MarginTicket]:
+        """Tickets filled and not closed (pending ones are in :attr:`tickets`)."""
+        return [t for t in self.tickets.values() if t.status in ("open", "pending")]
+
+    def check(self, active_id: int, quantity: float, price: float | None) -> str | None:
+        """Why a new order is refused, or ``None`` (the guards of :class:`MarginLimits`)."""
+        limits = self.limits
+        account = self.broker.account()
+        level = account.margin_level
+        if limits.min_margin_level is not None and level is not None and level < limits.min_margin_level:
+            return f"margin_level: {level:.1f}% is below the minimum {limits.min_margin_level:g}%"
+        if limits.max_open is not None and len(self.open_positions) >= limits.max_open:
+            return f"max_open: {len(self.open_positions)} positions open (at most {limits.max_open})"
+        if limits.max_exposure is not None:
+            mark = price if price is not None else self.broker.price(active_id)
+            added = quantity * (mark or 0.0)
+            if account.exposure + added > limits.max_exposure:
+                return (
+                    f"max_exposure: {account.exposure + added:,.2f} would be above {limits.max_exposure:,.2f}"
+                )
+        return None
+
+    async def order(
+        self,
+        active: str | int,
+        side: str,
+        quantity: float,
+        *,
+        type: str = "market",
+        price: float | None = None,
+        leverage: int | None = None,
+        take_profit: LevelInput = None,
+        stop_loss: LevelInput = None,
+    ) -> MarginTicket | None:
+        """Place a margin order through the guards; ``None`` when a guard or the server refused it."""
+        active_id = self._resolve(active)
+        reason = self.check(active_id, quantity, price)
+        link = self.journal
+        now = self._now()
+        if reason is not None:
+            key = reason.split(":", 1)[0]
+            self.refusals[key] = self.refusals.get(key, 0) + 1
+            if link is not None:
+                link.journal.record_guard_decision(
+                    link.run_id, allowed=False, at=now, reason=reason, active_id=active_id, amount=quantity
+                )
+            self._emit(f"refused: {reason}")
+            return None
+        intent_id = None
+        if link is not None:
+            details = {"type": type, "price": price, "leverage": leverage}
+            intent = Intent(
+                link.product, active_id, side, quantity, None, link.balance_id, now, details=details
+            )
+            intent_id = link.journal.record_intent(link.run_id, intent, guarded=True)
+        try:
+            ticket = await self.broker.order(
+                active,
+                side,
+                quantity,
+                type=type,
+                price=price,
+                leverage=leverage,
+                take_profit=take_profit,
+                stop_loss=stop_loss,
+            )
+        except IqwireError as exc:
+            self._refused(exc, intent_id)
+            return None
+        self.tickets[ticket.id] = ticket
+        if link is not None and intent_id is not None:
+            self._intents[ticket.id] = intent_id
+            answer = Answer(
+                "order", ticket.id, opened_at=ticket.opened_at or now, open_price=ticket.open_price
+            )
+            link.journal.record_answer(intent_id, answer, at=self._now())
+        self._emit(f"order #{ticket.id}: {side} {quantity:g} of {active} ({type}) x{ticket.leverage}")
+        return ticket
+
+    def _refused(self, exc: IqwireError, intent_id: int | None) -> None:
+        if isinstance(exc, TradeStateUnknown):
+            status = TradeStatus.UNKNOWN
+        else:
+            status = TradeStatus.NOT_PLACED if isinstance(exc, TradeNotPlaced) else TradeStatus.REJECTED
+        link = self.journal
+        if link is not None and intent_id is not None:
+            link.journal.record_state(intent_id, status, at=self._now(), error=f"{type(exc).__name__}: {exc}")
+        key = f"rejected:{type(exc).__name__}"
+        self.refusals[key] = self.refusals.get(key, 0) + 1
+        self._emit(f"rejected: {exc}")
+
+    async def close(self, ticket: MarginTicket) -> MarginTicket | None:
+        """Close a ticket's position (cancel it while pending); ``None`` if the server refused."""
+        try:
+            closed = await self.broker.close(ticket)
+        except IqwireError as exc:
+            self._emit(f"close of #{ticket.id} refused: {exc}")
+            return None
+        self.settled(closed)
+        return closed
+
+    def settled(self, ticket: MarginTicket) -> None:
+        """Record a ticket that closed (by the strategy, TP, SL or stop-out) in the journal, once."""
+        link = self.journal
+        intent_id = self._intents.pop(ticket.id, None)
+        if ticket.status != "closed" or link is None or intent_id is None:
+            return
+        outcome = Outcome.WIN if ticket.pnl > 0 else Outcome.LOSS if ticket.pnl < 0 else Outcome.EQUAL
+        closed_at = ticket.closed_at if ticket.closed_at is not None else self._now()
+        link.journal.record_outcome(
+            intent_id, outcome, ticket.pnl, close_price=ticket.close_price, closed_at=closed_at
+        )
+
+
+def _ticket_of(order: MarginOrder) -> MarginTicket:
+    return MarginTicket(
+        id=order.id,
+        active_id=order.instrument.active_id,
+        side=order.side,
+        quantity=float(order.quantity),
+        leverage=order.leverage,
+        type=order.type,
+        details={"instrument": order.instrument.name},
+    )
+
+
+def _update(ticket: MarginTicket, position: MarginPosition) -> MarginTicket:
+    ticket.position_id = position.id
+    ticket.open_price = position.open_price
+    ticket.opened_at = position.opened_at
+    ticket.margin = position.margin
+    ticket.pnl = position.pnl
+    ticket.swap = position.swap
+    ticket.status = "closed" if position.is_closed else "open"
+    if position.is_closed:
+        ticket.close_price = position.close_price
+        ticket.close_reason = position.close_reason
+        ticket.closed_at = position.last.close_time_s
+    return ticket
+
+
+class TraderMarginBroker:
+    """Live margin orders through a :class:`~iqwire.trading.Trader` (lock and reconciliation included).
+
+    A market order's ticket is returned once filled; ``refresh()`` brings every
+    ticket's figures up to date (the live session calls it before each signal).
+    """
+
+    def __init__(self, trader: Trader, *, fill_timeout: float = 30.0) -> None:
+        self.trader = trader
+        self.fill_timeout = fill_timeout
+        self._orders: dict[int, MarginOrder] = {}
+        self._tickets: dict[int, MarginTicket] = {}
+        self._figures: MarginAccountView = MarginAccountView(0.0, 0.0, 0.0, None, 0.0)
+
+    def account(self) -> MarginAccountView:
+        return self._figures
+
+    def price(self, active_id: int) -> float | None:
+        latest = self.trader.client.latest_price(active_id)
+        if latest is not None:
+            return latest
+        # No candle stream: the newest fill of the active is the best price known.
+        fills = [t.open_price for t in self._tickets.values() if t.active_id == active_id and t.open_price]
+        return fills[-1] if fills else None
+
+    async def refresh(self) -> None:
+        """Re-read the account's figures and every ticket's position."""
+        figures = await self.trader.margin_balance()
+        for order_id, order in self._orders.items():
+            position = order.position
+            if position is not None:
+                _update(self._tickets[order_id], position)
+        exposure = sum(t.notional() for t in self._tickets.values() if t.is_open)
+        level = float(figures.margin_level) if figures.margin_level is not None else None
+        self._figures = MarginAccountView(
+            float(figures.cash), float(figures.equity), float(figures.margin), level, exposure
+        )
+
+    async def order(
+        self,
+        active: str | int,
+        side: str,
+        quantity: float,
+        *,
+        type: str,
+        price: float | None,
+        leverage: int | None,
+        take_profit: LevelInput,
+        stop_loss: LevelInput,
+    ) -> MarginTicket:
+        placed = await self.trader.place_order(
+            active,
+            side,
+            quantity,
+            type=type,
+            price=price,
+            leverage=leverage,
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+        )
+        ticket = self._tickets[placed.id] = _ticket_of(placed)
+        self._orders[placed.id] = placed
+        if placed.type == "market":
+            _update(ticket, await placed.filled(self.fill_timeout))
+        await self.refresh()
+        return ticket
+
+    async def close(self, ticket: MarginTicket) -> MarginTicket:
+        order = self._orders[ticket.id]
+        if ticket.status == "pending":
+            await order.cancel()
+            ticket.status = "canceled"
+            return ticket
+        position = order.position
+        if position is None:
+            raise TradeNotPlaced(f"order {ticket.id} has no position to close")
+        _update(ticket, await position.close())
+        await self.refresh()
+        return ticket
