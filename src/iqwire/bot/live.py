@@ -27,6 +27,7 @@ from iqwire.bot.broker import TraderBroker
 from iqwire.bot.journal import Journal
 from iqwire.bot.lockstep import LockStep
 from iqwire.bot.mailbox import Mailbox
+from iqwire.bot.margin import MarginDesk, MarginLimits, TraderMarginBroker
 from iqwire.bot.records import RunState, TradeRecord
 from iqwire.bot.recovery import Recovery, rebuild_guard, recover
 from iqwire.bot.report import Report
@@ -41,6 +42,7 @@ from iqwire.models import (
     BalanceType,
     Candle,
     InitActive,
+    InitializationData,
     InstrumentsList,
     TradersMood,
 )
@@ -104,6 +106,7 @@ class LiveSession:
         mode: str | None = None,
         trader: Trader | None = None,
         lockstep: LockStep | None = None,
+        margin: MarginLimits | None = None,
     ) -> None:
         self.client = client
         self.lockstep = lockstep
@@ -120,6 +123,8 @@ class LiveSession:
         self._own_trader = trader is None
         self.trader = trader if trader is not None else Trader(client)
         self.broker = TraderBroker(self.trader, balance, self.mailbox.put)
+        #: ``ctx.order``/``ctx.close`` through these margin guards (``None``: the run trades no margin).
+        self.margin_limits = margin
         self._emit = emit
         self._feeds: list[asyncio.Task[None]] = []
         self._account_feeds: list[asyncio.Task[None]] = []
@@ -187,6 +192,7 @@ class LiveSession:
             resolve=lambda active: actives.resolve(active, init, groups=("blitz",)).id,
             emit=self._emit,
             journal=link,
+            margin=self._margin_desk(init),
         )
         if self.recovery is not None:
             for trade in self.recovery.follow:
@@ -202,6 +208,18 @@ class LiveSession:
         state.guard_state = guard.describe(client.server_time())
         self._open_feeds()
         return runner
+
+    def _margin_desk(self, init: InitializationData) -> MarginDesk | None:
+        """The margin desk of a run given margin limits (its trades are not journaled yet)."""
+        if self.margin_limits is None:
+            return None
+        return MarginDesk(
+            TraderMarginBroker(self.trader),
+            self.margin_limits,
+            now=self.client.server_time,
+            resolve=lambda active: actives.resolve(active, init).id,
+            emit=self._emit,
+        )
 
     async def _balance(self) -> Balance:
         balance = self.balance

@@ -25,10 +25,11 @@ from typing import Any, Protocol
 
 from iqwire.bot.journal import Answer, Intent, TradeStatus
 from iqwire.bot.runner import JournalLink
-from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown
-from iqwire.models import Outcome
+from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown, UnknownAsset
+from iqwire.models import Outcome, Position
 from iqwire.trading import MarginOrder, MarginPosition, Trader
 from iqwire.trading.margin_levels import LevelInput
+from iqwire.trading.margin_positions import order_ids
 
 __all__ = [
     "MarginAccountView",
@@ -194,7 +195,10 @@ class MarginDesk:
         stop_loss: LevelInput = None,
     ) -> MarginTicket | None:
         """Place a margin order through the guards; ``None`` when a guard or the server refused it."""
-        active_id = self._resolve(active)
+        try:
+            active_id = self._resolve(active)
+        except UnknownAsset:  # a margin-only instrument the options' names do not know: the broker finds it
+            active_id = 0
         reason = self.check(active_id, quantity, price)
         link = self.journal
         now = self._now()
@@ -313,6 +317,14 @@ class TraderMarginBroker:
         self._orders: dict[int, MarginOrder] = {}
         self._tickets: dict[int, MarginTicket] = {}
         self._figures: MarginAccountView = MarginAccountView(0.0, 0.0, 0.0, None, 0.0)
+        # Every position event updates its ticket at once: a TP, SL or stop-out shows without a poll.
+        trader.portfolio.listen(self._on_position)
+
+    def _on_position(self, position: Position) -> None:
+        for order_id in order_ids(position):
+            ticket = self._tickets.get(order_id)
+            if ticket is not None:
+                _update(ticket, MarginPosition(self.trader.margin, position))
 
     def account(self) -> MarginAccountView:
         return self._figures
