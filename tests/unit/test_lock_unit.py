@@ -94,7 +94,8 @@ async def test_the_opt_in_costs_no_lookup() -> None:
 
 
 def test_every_rpc_that_moves_money_is_marked() -> None:
-    verbs = ("open-option", "sell-option", "place-", "close-position", "cancel-")
+    # change-tpsl moves no money itself, but a stop-loss decides a loss: it passes the lock too.
+    verbs = ("open-option", "sell-option", "place-", "close-position", "cancel-", "change-tpsl")
     for name, spec in catalog.RPCS.items():
         moves = any(verb in name for verb in verbs)
         assert (spec.money is not None) == moves, f"{name}: money={spec.money}"

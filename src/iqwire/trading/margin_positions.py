@@ -26,7 +26,7 @@ from iqwire.errors import InvalidOrder, IqwireError, TradeNotPlaced
 from iqwire.margin_math import to_decimal
 from iqwire.models import Order, Position
 from iqwire.models.binary import PositionsState, PositionState, SubscribePositionsBody
-from iqwire.models.margin import ChangeTpslBody, MarginClosePositionBody
+from iqwire.models.margin import ChangeTpslBody, MarginalBalanceBody, MarginClosePositionBody
 from iqwire.protocol import catalog
 from iqwire.trading.margin_instruments import FAMILIES, Instruments
 from iqwire.trading.margin_levels import KEEP, LevelInput, level_fields, parse_level
@@ -158,6 +158,11 @@ class MarginBook:
             balances = [b for b in await client.get_balances() if b.is_marginal]
             pending: dict[int, Order] = {}
             for balance in balances:
+                # As the SDK does on every connect: the server pushes a marginal balance's
+                # changes only after this (the simulator pushes them regardless).
+                await client.call(
+                    catalog.SUBSCRIBE_MARGINAL_BALANCE, MarginalBalanceBody(user_balance_id=balance.id)
+                )
                 for order in await client.get_orders(balance.id):
                     if order.id is not None and family_of(order.instrument_type) is not None:
                         pending[int(order.id)] = order
