@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from iqwire.models import (
     BalanceType,
@@ -17,7 +17,9 @@ from iqwire.models import (
     Features,
     FirstCandles,
     HistoryPositions,
+    InitializationData,
     OpenOptionRequest,
+    Option,
     OptionInsurance,
     OrdersResponse,
     Position,
@@ -45,16 +47,35 @@ from iqwire.models.requests import (
 from iqwire.models.trading import timestamp_seconds
 from iqwire.sim.accounts import User
 from iqwire.sim.errors import FORBIDDEN, NOT_SUPPORTED, UNKNOWN_NAME, VALIDATION, SimError
+from iqwire.sim.state import SimState
 
-if TYPE_CHECKING:
-    from iqwire.sim.engine import Engine
 
-__all__ = ["HANDLERS", "Handler", "MAX_CANDLES", "is_unsupported"]
+class RpcHost(Protocol):
+    """What the generic RPC handlers use of the engine (which implements it)."""
+
+    @property
+    def state(self) -> SimState:
+        """The platform's data."""
+
+    def balance_changed(self, user: User, balance_id: int) -> None:
+        """Push ``balance-changed`` for one of the user's balances."""
+
+    def feature_statuses(self) -> dict[str, str]:
+        """Each product feature, ``enabled`` or ``disabled``."""
+
+    def initialization_data(self, now: float) -> InitializationData:
+        """Every product's initialization-data groups."""
+
+    def open_option(self, user: User, body: OpenOptionRequest, now: float) -> Option:
+        """Place an option with the product that trades its type."""
+
+
+__all__ = ["HANDLERS", "MAX_CANDLES", "Handler", "RpcHost", "is_unsupported"]
 
 MAX_CANDLES = 1000
 CANDLE_SIZES = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 14400, 86400)
 
-Handler = Callable[["Engine", User, Any, float], tuple[str, Any]]
+Handler = Callable[[RpcHost, User, Any, float], tuple[str, Any]]
 
 _UNSUPPORTED_PREFIXES = (
     "marginal-",
@@ -69,43 +90,43 @@ def is_unsupported(name: str) -> bool:
     return name.startswith(_UNSUPPORTED_PREFIXES) and name != "marginal-portfolio.subscribe-balance-changed"
 
 
-def _profile(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _profile(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "profile", ProfileResponse(result=user.profile(), is_successful=True)
 
 
-def _user_profile_client(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _user_profile_client(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "user-profile-client", {"user_id": user.user_id, "user_group": "regular", "is_vip": False}
 
 
-def _user_settings(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _user_settings(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     settings = engine.state.user_settings.setdefault(user.user_id, {"chart_type": "candles", "sound": False})
     return "user-settings", UserSettings(
         user_id=user.user_id, settings=settings, timezone="UTC", language="en"
     )
 
 
-def _set_user_settings(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _set_user_settings(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     if not isinstance(body, dict):
         raise SimError(4000, "body must be an object of settings")
     engine.state.user_settings.setdefault(user.user_id, {}).update(body)
     return "set-user-settings-reply", {"success": True}
 
 
-def _result_ok(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _result_ok(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "result", Result(success=True)
 
 
-def _balances(engine: Engine, user: User, body: GetBalancesBody, now: float) -> tuple[str, Any]:
+def _balances(engine: RpcHost, user: User, body: GetBalancesBody, now: float) -> tuple[str, Any]:
     return "balances", user.balance_models(set(body.types_ids) if body.types_ids else None)
 
 
-def _legacy_balances(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _legacy_balances(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     # The community client's get-balances 1.0 sends no body at all.
     types = body.get("types_ids") if isinstance(body, dict) else None
     return "balances", user.balance_models(set(types) if isinstance(types, list) and types else None)
 
 
-def _reset_training_balance(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _reset_training_balance(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     balance_id = body.get("user_balance_id") if isinstance(body, dict) else None
     balance = user.balance(balance_id) if isinstance(balance_id, int) else None
     if balance is None:
@@ -117,18 +138,18 @@ def _reset_training_balance(engine: Engine, user: User, body: Any, now: float) -
     return "result", Result(success=True)
 
 
-def _initialization_data(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _initialization_data(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "initialization-data", engine.initialization_data(now)
 
 
-def _active(engine: Engine, user: User, body: GetActiveBody, now: float) -> tuple[str, Any]:
+def _active(engine: RpcHost, user: User, body: GetActiveBody, now: float) -> tuple[str, Any]:
     target = body.target
     if target is None:
         raise SimError(4000, "get-active needs 'active_id' (1.0) or 'id' (5.0)")
     return "active", engine.state.active_model(target, now)
 
 
-def _actives_index(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _actives_index(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     actives = [
         {"id": spec.id, "name": spec.name, "ticker": spec.ticker, "is_otc": spec.is_otc, "type": spec.kind}
         for spec in engine.state.model.actives
@@ -136,7 +157,7 @@ def _actives_index(engine: Engine, user: User, body: Any, now: float) -> tuple[s
     return "actives-index", {"actives": actives}
 
 
-def _candles(engine: Engine, user: User, body: GetCandlesBody, now: float) -> tuple[str, Any]:
+def _candles(engine: RpcHost, user: User, body: GetCandlesBody, now: float) -> tuple[str, Any]:
     engine.state.require_active(body.active_id)
     size = body.size
     if size not in CANDLE_SIZES:
@@ -167,7 +188,7 @@ def _candles(engine: Engine, user: User, body: GetCandlesBody, now: float) -> tu
 
 
 def _range(
-    engine: Engine, active_id: int, size: int, first: float, last: float, now: float, forming: bool = True
+    engine: RpcHost, active_id: int, size: int, first: float, last: float, now: float, forming: bool = True
 ) -> list[Candle]:
     """Candles whose ``from`` lies in [first, last], the forming one included unless ``forming`` is off."""
     start = int(first)
@@ -182,7 +203,7 @@ def _range(
 
 
 def _first(
-    engine: Engine,
+    engine: RpcHost,
     active_id: int,
     size: int,
     first: float,
@@ -205,7 +226,7 @@ def _first(
 
 
 def _last(
-    engine: Engine, active_id: int, size: int, last: float, count: int, now: float, forming: bool
+    engine: RpcHost, active_id: int, size: int, last: float, count: int, now: float, forming: bool
 ) -> list[Candle]:
     listed = engine.state.model.spec(active_id).listed_at
     span = count * size
@@ -217,7 +238,7 @@ def _last(
         span *= 4
 
 
-def _candles_by_id(engine: Engine, body: GetCandlesBody, now: float) -> list[Candle]:
+def _candles_by_id(engine: RpcHost, body: GetCandlesBody, now: float) -> list[Candle]:
     size = body.size
     if body.from_id is None or body.to_id is None:
         raise SimError(VALIDATION, "from_id and to_id go together", fields={"to_id": "required with from_id"})
@@ -236,35 +257,35 @@ def _candles_by_id(engine: Engine, body: GetCandlesBody, now: float) -> list[Can
     return _range(engine, body.active_id, size, first, min(last, now), now, not body.only_closed)
 
 
-def _first_candles(engine: Engine, user: User, body: GetFirstCandlesBody, now: float) -> tuple[str, Any]:
+def _first_candles(engine: RpcHost, user: User, body: GetFirstCandlesBody, now: float) -> tuple[str, Any]:
     engine.state.require_active(body.active_id)
     by_size = {size: engine.state.model.first_candle(body.active_id, size) for size in CANDLE_SIZES}
     return "first-candles", FirstCandles(candles_by_size=by_size)
 
 
-def _traders_mood(engine: Engine, user: User, body: GetTradersMoodBody, now: float) -> tuple[str, Any]:
+def _traders_mood(engine: RpcHost, user: User, body: GetTradersMoodBody, now: float) -> tuple[str, Any]:
     engine.state.require_active(body.asset_id)
     return "traders-mood", TradersMood(
         asset_id=body.asset_id, value=engine.state.mood(body.asset_id, now), instrument=body.instrument
     )
 
 
-def _currency(engine: Engine, user: User, body: GetCurrencyBody, now: float) -> tuple[str, Any]:
+def _currency(engine: RpcHost, user: User, body: GetCurrencyBody, now: float) -> tuple[str, Any]:
     currency = engine.state.currencies.get(body.name.upper())
     if currency is None:
         raise SimError(UNKNOWN_NAME, f"unknown currency {body.name!r}")
     return "currency", currency
 
 
-def _currency_list(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _currency_list(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "currency-list", {"currencies": list(engine.state.currencies.values())}
 
 
-def _currencies_list(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _currencies_list(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "currencies-list", {"currencies": list(engine.state.currencies.values())}
 
 
-def _open_option(engine: Engine, user: User, body: OpenOptionRequest, now: float) -> tuple[str, Any]:
+def _open_option(engine: RpcHost, user: User, body: OpenOptionRequest, now: float) -> tuple[str, Any]:
     return "option", engine.open_option(user, body, now)
 
 
@@ -282,14 +303,14 @@ def _filter(positions: list[Position], balance_id: int | None, types: list[str] 
     ]
 
 
-def _positions(engine: Engine, user: User, body: GetPositionsBody, now: float) -> tuple[str, Any]:
+def _positions(engine: RpcHost, user: User, body: GetPositionsBody, now: float) -> tuple[str, Any]:
     _check_balance(user, body.user_balance_id)
     selected = _filter(engine.state.ledger.open_positions(user), body.user_balance_id, body.instrument_types)
     page = selected[body.offset : body.offset + body.limit]
     return "positions", PositionsResponse(positions=page, limit=body.limit, total=len(selected))
 
 
-def _orders(engine: Engine, user: User, body: GetOrdersBody, now: float) -> tuple[str, Any]:
+def _orders(engine: RpcHost, user: User, body: GetOrdersBody, now: float) -> tuple[str, Any]:
     _check_balance(user, body.user_balance_id)
     orders = [
         o
@@ -301,7 +322,7 @@ def _orders(engine: Engine, user: User, body: GetOrdersBody, now: float) -> tupl
     return "orders", OrdersResponse(orders=orders, items=orders)
 
 
-def _history(engine: Engine, user: User, body: GetHistoryPositionsBody, now: float) -> tuple[str, Any]:
+def _history(engine: RpcHost, user: User, body: GetHistoryPositionsBody, now: float) -> tuple[str, Any]:
     _check_balance(user, body.user_balance_id)
     if body.user_id is not None and body.user_id != user.user_id:
         raise SimError(FORBIDDEN, "user_id does not match the authenticated user")
@@ -321,12 +342,12 @@ def _history(engine: Engine, user: User, body: GetHistoryPositionsBody, now: flo
     )
 
 
-def _trading_group_params(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _trading_group_params(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     limits = {"blitz-option": TradingLimits(min_amount=1, max_amount=20_000, max_open_positions=1000)}
     return "trading-group-params", TradingGroupParams(user_group_id=1, limits=limits)
 
 
-def _trading_volume(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _trading_volume(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     volume = sum(
         p.amount or 0
         for p in engine.state.ledger.open_positions(user) + engine.state.ledger.closed_positions(user)
@@ -336,13 +357,13 @@ def _trading_volume(engine: Engine, user: User, body: Any, now: float) -> tuple[
     )
 
 
-def _option_insurance(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _option_insurance(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     return "option-insurance", OptionInsurance(
         enabled=False, percent=0, max_amount=0, currency=user.config.currency
     )
 
 
-def _features(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _features(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     features = [
         Feature(id=index + 1, name=name, category="client-sdk-js", version=1.0, status=status, params={})
         for index, (name, status) in enumerate(engine.feature_statuses().items())
@@ -350,7 +371,7 @@ def _features(engine: Engine, user: User, body: Any, now: float) -> tuple[str, A
     return "features", Features(features=features)
 
 
-def _not_supported(engine: Engine, user: User, body: Any, now: float) -> tuple[str, Any]:
+def _not_supported(engine: RpcHost, user: User, body: Any, now: float) -> tuple[str, Any]:
     raise SimError(NOT_SUPPORTED, "not supported by the simulator")
 
 
