@@ -27,6 +27,7 @@ Every exception derives from :class:`IqwireError`; each has one meaning::
     │   ├── OutcomeUnknown        no close event and no history entry after expiry
     │   └── OrderNotFilled        a margin order ended canceled or rejected, never filled
     └── JournalError              the trade journal cannot be opened, read or written
+        └── JournalInUse          another running bot holds the journal's run lock
 
 Code that retries on :class:`ConnectionLost` never retries a certificate problem
 (:class:`TLSError`) or a client that was never connected (:class:`NotConnected`).
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidOrder",
     "IqwireError",
     "JournalError",
+    "JournalInUse",
     "LocalProtocolError",
     "MarketClosed",
     "NotConnected",
@@ -271,3 +273,16 @@ class JournalError(IqwireError):
 
     The message names the file; a journal written by a newer iqwire is refused, never rewritten.
     """
+
+
+class JournalInUse(JournalError):
+    """Another running bot holds the journal's run lock (one bot per journal).
+
+    The lock is an OS file lock on ``<journal>.lock``: it dies with its process, so a
+    bot killed with ``kill -9`` never blocks the restart. ``pid`` is the holder's, when known.
+    """
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.args = (message, pid)
+        self.pid = pid

@@ -407,3 +407,11 @@ def test_demo_passes_its_options_to_run_demo(monkeypatch: pytest.MonkeyPatch, ok
     assert calls[-1] == {"duration": 60.0, "speed": 20.0, "days": 2.0, "seed": 42, "now": False}
     invoke("demo", "--now")
     assert calls[-1]["now"] is True
+
+
+def test_bot_run_refuses_a_journal_another_bot_holds(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    with Journal.open(journal) as held:
+        held.claim()
+        result = invoke("bot", "run", EXAMPLE, "--duration", "0", "--seed", "3", "--journal", str(journal))
+    assert_clean_failure(result, 2, "is in use by another running bot")

@@ -24,10 +24,11 @@ from typing import Any
 
 from iqwire import actives
 from iqwire.bot.broker import TraderBroker
-from iqwire.bot.journal import Journal
+from iqwire.bot.journal import Journal, is_margin
 from iqwire.bot.lockstep import LockStep
 from iqwire.bot.mailbox import Mailbox
 from iqwire.bot.margin import MarginDesk, MarginLimits, TraderMarginBroker
+from iqwire.bot.margin_recovery import MarginRecovery, recover_margin
 from iqwire.bot.records import RunState, TradeRecord
 from iqwire.bot.recovery import Recovery, rebuild_guard, recover
 from iqwire.bot.report import Report
@@ -134,6 +135,8 @@ class LiveSession:
         self._run_id: int | None = None
         self.runner: BotRunner | None = None
         self.recovery: Recovery | None = None
+        self.margin_recovery: MarginRecovery | None = None
+        self._margin_link: JournalLink | None = None
         self.start_balance: float | None = None
 
     # -- the run ----------------------------------------------------------------------------
@@ -192,7 +195,7 @@ class LiveSession:
             resolve=lambda active: actives.resolve(active, init, groups=("blitz",)).id,
             emit=self._emit,
             journal=link,
-            margin=self._margin_desk(init),
+            margin=await self._margin_desk(init, chosen, guard),
         )
         if self.recovery is not None:
             for trade in self.recovery.follow:
@@ -209,17 +212,42 @@ class LiveSession:
         self._open_feeds()
         return runner
 
-    def _margin_desk(self, init: InitializationData) -> MarginDesk | None:
-        """The margin desk of a run given margin limits (its trades are not journaled yet)."""
+    async def _margin_desk(
+        self, init: InitializationData, chosen: Balance, guard: RiskGuard
+    ) -> MarginDesk | None:
+        """The margin desk of a run given margin limits: journaled, under the run's account guards,
+        following the margin trades an earlier run left open."""
         if self.margin_limits is None:
             return None
-        return MarginDesk(
-            TraderMarginBroker(self.trader),
+        broker = TraderMarginBroker(self.trader, balance=chosen.type)
+        desk = MarginDesk(
+            broker,
             self.margin_limits,
             now=self.client.server_time,
             resolve=lambda active: actives.resolve(active, init).id,
             emit=self._emit,
+            journal=self._margin_link,
+            guard=guard,
         )
+        broker.on_closed = desk.settled
+        found = self.margin_recovery
+        if found is not None:
+            for follow in found.follow:
+                desk.adopt(follow.ticket, follow.intent_id)
+                await broker.adopt(follow.ticket, follow.position)
+            if found:
+                self._emit_line(found.summary)
+        return desk
+
+    def _emit_line(self, line: str) -> None:
+        log.info("%s", line)
+        if self._emit is not None:
+            self._emit(line)
+
+    async def _marginal_id(self, chosen: Balance) -> int | None:
+        """The marginal balance of the chosen balance's type (``None`` when the account has none)."""
+        marginal = [b for b in await self.client.get_balances() if b.is_marginal and b.type == chosen.type]
+        return marginal[0].id if marginal else None
 
     async def _balance(self) -> Balance:
         balance = self.balance
@@ -238,9 +266,20 @@ class LiveSession:
             # A server that knows none of the journal's trades (a fresh embedded simulator)
             # is an account of its own: its ids may repeat those of an earlier one.
             account += f"|{uuid.uuid4().hex[:12]}"
+        journal.claim()  # one bot per journal: JournalInUse when another one runs on it
+        marginal_id = await self._marginal_id(chosen)
         if self.recover:
             self.recovery = await recover(journal, client, account=account, balance_id=chosen.id)
-            rebuild_guard(guard, journal.trades(account=account, balance_id=chosen.id), client.server_time())
+            self.margin_recovery = await recover_margin(
+                journal, client, account=account, balance_id=marginal_id
+            )
+            # Margin closes count in the day's P&L too (with or without a margin desk this run).
+            trades = [
+                t
+                for t in journal.trades(account=account)
+                if t.balance_id == chosen.id or (is_margin(t.product) and t.balance_id == marginal_id)
+            ]
+            rebuild_guard(guard, trades, client.server_time())
         self._run_id = journal.start_run(
             mode=self.state.mode,
             account=account,
@@ -253,6 +292,9 @@ class LiveSession:
             start_balance=chosen.amount,
             limits=dataclasses.asdict(self.limits),
         )
+        self._margin_link = JournalLink(
+            journal, self._run_id, marginal_id, product="marginal-forex", ref_kind="order"
+        )
         return JournalLink(journal, self._run_id, chosen.id)
 
     def _end_journal_run(self) -> None:
@@ -260,6 +302,8 @@ class LiveSession:
             self.journal.end_run(
                 self._run_id, at=self.client.server_time(), end_balance=self.broker.balance()
             )
+        if self.journal is not None:
+            self.journal.release()
 
     # -- signals in -------------------------------------------------------------------------
 

@@ -21,23 +21,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from iqwire.bot.journal import Answer, Intent, TradeStatus
+from iqwire.bot.risk import RiskGuard
 from iqwire.bot.runner import JournalLink
-from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown, UnknownAsset
-from iqwire.models import Outcome, Position
+from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown, UnknownAsset, UnknownBalance
+from iqwire.models import BalanceType, Outcome, Position
 from iqwire.trading import MarginOrder, MarginPosition, Trader
+from iqwire.trading.margin_balance import marginal_balance
 from iqwire.trading.margin_levels import LevelInput
 from iqwire.trading.margin_positions import order_ids
 
 __all__ = [
+    "DescribesOrders",
     "MarginAccountView",
     "MarginBroker",
     "MarginDesk",
     "MarginLimits",
     "MarginTicket",
     "TraderMarginBroker",
+    "margin_outcome",
 ]
 
 log = logging.getLogger("iqwire.bot")
@@ -136,8 +140,33 @@ class MarginBroker(Protocol):
         ...
 
 
+@runtime_checkable
+class DescribesOrders(Protocol):
+    """A broker that can say, before sending, what the journal should call an order."""
+
+    async def describe(self, active: str | int) -> tuple[str, int, int | None]:
+        """``(product, active_id, balance_id)`` of an order on ``active``: ``("marginal-forex", 76, 4)``."""
+        ...
+
+
+def margin_outcome(pnl: float) -> Outcome:
+    """A margin position's outcome by its P&L's sign (the journal's and the report's word).
+
+    >>> margin_outcome(12.5).name, margin_outcome(-3).name, margin_outcome(0).name
+    ('WIN', 'LOSS', 'EQUAL')
+    """
+    return Outcome.WIN if pnl > 0 else Outcome.LOSS if pnl < 0 else Outcome.EQUAL
+
+
 class MarginDesk:
-    """The guarded, journaled way a strategy trades on margin (behind ``ctx.order``/``ctx.close``)."""
+    """The guarded, journaled way a strategy trades on margin (behind ``ctx.order``/``ctx.close``).
+
+    ``guard``: the run's :class:`~iqwire.bot.risk.RiskGuard`; its account-wide rules
+    (daily loss limit, cool-down) refuse margin orders too, and every margin close
+    counts in its day's P&L and losing streak (the margin positions hold no option slot).
+    A ticket that closes by itself (take-profit, stop-loss, stop-out) is settled by the
+    broker calling :meth:`settled`.
+    """
 
     def __init__(
         self,
@@ -148,8 +177,10 @@ class MarginDesk:
         resolve: Callable[[str | int], int],
         emit: Callable[[str], None] | None = None,
         journal: JournalLink | None = None,
+        guard: RiskGuard | None = None,
     ) -> None:
         self.broker = broker
+        self.guard = guard
         self.limits = limits if limits is not None else MarginLimits()
         self._now = now
         self._resolve = resolve
@@ -158,6 +189,7 @@ class MarginDesk:
         self.tickets: dict[int, MarginTicket] = {}
         self.refusals: dict[str, int] = {}
         self._intents: dict[int, int] = {}
+        self._settled: set[int] = set()
 
     @property
     def open_positions(self) -> list[MarginTicket]:
@@ -202,6 +234,8 @@ class MarginDesk:
         reason = self.check(active_id, quantity, price)
         link = self.journal
         now = self._now()
+        if reason is None and self.guard is not None:
+            reason = self.guard.check_account(now)
         if reason is not None:
             key = reason.split(":", 1)[0]
             self.refusals[key] = self.refusals.get(key, 0) + 1
@@ -213,11 +247,9 @@ class MarginDesk:
             return None
         intent_id = None
         if link is not None:
-            details = {"type": type, "price": price, "leverage": leverage}
-            intent = Intent(
-                link.product, active_id, side, quantity, None, link.balance_id, now, details=details
+            intent_id = await self._record_intent(
+                link, active, active_id, side, quantity, type, price, leverage
             )
-            intent_id = link.journal.record_intent(link.run_id, intent, guarded=True)
         try:
             ticket = await self.broker.order(
                 active,
@@ -240,7 +272,34 @@ class MarginDesk:
             )
             link.journal.record_answer(intent_id, answer, at=self._now())
         self._emit(f"order #{ticket.id}: {side} {quantity:g} of {active} ({type}) x{ticket.leverage}")
+        self.settled(ticket)  # it may have closed already (a take-profit at the fill)
         return ticket
+
+    async def _record_intent(
+        self,
+        link: JournalLink,
+        active: str | int,
+        active_id: int,
+        side: str,
+        quantity: float,
+        type: str,
+        price: float | None,
+        leverage: int | None,
+    ) -> int | None:
+        """Journal the order before it is sent (durable when this returns); its intent id.
+
+        The broker names the product (``marginal-<family>``), the active and the marginal
+        balance when it can; an instrument it does not know is left for the order to refuse.
+        """
+        product, balance_id = link.product, link.balance_id
+        if isinstance(self.broker, DescribesOrders):
+            try:
+                product, active_id, balance_id = await self.broker.describe(active)
+            except IqwireError as exc:
+                log.debug("cannot describe %r before ordering: %s", active, exc)
+        details = {"type": type, "price": price, "leverage": leverage}
+        intent = Intent(product, active_id, side, quantity, None, balance_id, self._now(), details=details)
+        return link.journal.record_intent(link.run_id, intent, guarded=True)
 
     def _refused(self, exc: IqwireError, intent_id: int | None) -> None:
         if isinstance(exc, TradeStateUnknown):
@@ -264,17 +323,41 @@ class MarginDesk:
         self.settled(closed)
         return closed
 
+    def adopt(self, ticket: MarginTicket, intent_id: int | None) -> None:
+        """Track a ticket an earlier run placed (recovery found it pending or open on the server)."""
+        self.tickets[ticket.id] = ticket
+        if intent_id is not None:
+            self._intents[ticket.id] = intent_id
+
     def settled(self, ticket: MarginTicket) -> None:
-        """Record a ticket that closed (by the strategy, TP, SL or stop-out) in the journal, once."""
+        """Settle a ticket that ended (closed by the strategy, TP, SL or stop-out; or canceled), once.
+
+        A close counts in the guard's day P&L and streak and is journaled with its
+        outcome; a canceled order is journaled ``not_placed`` (it never opened a position).
+        """
+        if ticket.status not in ("closed", "canceled") or ticket.id in self._settled:
+            return
+        if ticket.id not in self.tickets:
+            return  # still being placed: order() settles it once its answer is journaled
+        self._settled.add(ticket.id)
         link = self.journal
         intent_id = self._intents.pop(ticket.id, None)
-        if ticket.status != "closed" or link is None or intent_id is None:
+        now = self._now()
+        if ticket.status == "canceled":
+            if link is not None and intent_id is not None:
+                link.journal.record_state(
+                    intent_id, TradeStatus.NOT_PLACED, at=now, error="canceled: the order never filled"
+                )
             return
-        outcome = Outcome.WIN if ticket.pnl > 0 else Outcome.LOSS if ticket.pnl < 0 else Outcome.EQUAL
-        closed_at = ticket.closed_at if ticket.closed_at is not None else self._now()
-        link.journal.record_outcome(
-            intent_id, outcome, ticket.pnl, close_price=ticket.close_price, closed_at=closed_at
-        )
+        outcome = margin_outcome(ticket.pnl)
+        closed_at = ticket.closed_at if ticket.closed_at is not None else now
+        if self.guard is not None:
+            self.guard.realised(outcome, ticket.pnl, closed_at)
+        if link is not None and intent_id is not None:
+            link.journal.record_outcome(
+                intent_id, outcome, ticket.pnl, close_price=ticket.close_price, closed_at=closed_at
+            )
+        self._emit(f"closed margin #{ticket.id} ({ticket.close_reason or 'closed'}): P&L {ticket.pnl:+.2f}")
 
 
 def _ticket_of(order: MarginOrder) -> MarginTicket:
@@ -307,13 +390,21 @@ def _update(ticket: MarginTicket, position: MarginPosition) -> MarginTicket:
 class TraderMarginBroker:
     """Live margin orders through a :class:`~iqwire.trading.Trader` (lock and reconciliation included).
 
-    A market order's ticket is returned once filled; ``refresh()`` brings every
-    ticket's figures up to date (the live session calls it before each signal).
+    Orders go to the marginal balance of ``balance`` (its type, or the type of the
+    balance with that id). A market order's ticket is returned once filled (still
+    ``pending`` if no fill came within ``fill_timeout``: it fills later by push);
+    ``refresh()`` re-reads the account's figures and every ticket. ``on_closed`` is
+    called once per ticket that closes, whoever closed it (the strategy, TP, SL, a
+    stop-out): the live session points it at :meth:`MarginDesk.settled`.
     """
 
-    def __init__(self, trader: Trader, *, fill_timeout: float = 30.0) -> None:
+    def __init__(
+        self, trader: Trader, *, fill_timeout: float = 30.0, balance: BalanceType | int = BalanceType.DEMO
+    ) -> None:
         self.trader = trader
         self.fill_timeout = fill_timeout
+        self.balance = balance
+        self.on_closed: Callable[[MarginTicket], None] | None = None
         self._orders: dict[int, MarginOrder] = {}
         self._tickets: dict[int, MarginTicket] = {}
         self._figures: MarginAccountView = MarginAccountView(0.0, 0.0, 0.0, None, 0.0)
@@ -324,7 +415,13 @@ class TraderMarginBroker:
         for order_id in order_ids(position):
             ticket = self._tickets.get(order_id)
             if ticket is not None:
-                _update(ticket, MarginPosition(self.trader.margin, position))
+                self._apply(ticket, MarginPosition(self.trader.margin, position))
+
+    def _apply(self, ticket: MarginTicket, position: MarginPosition) -> None:
+        was_closed = ticket.status == "closed"
+        _update(ticket, position)
+        if ticket.status == "closed" and not was_closed and self.on_closed is not None:
+            self.on_closed(ticket)
 
     def account(self) -> MarginAccountView:
         return self._figures
@@ -337,18 +434,52 @@ class TraderMarginBroker:
         fills = [t.open_price for t in self._tickets.values() if t.active_id == active_id and t.open_price]
         return fills[-1] if fills else None
 
+    async def marginal_balance_id(self) -> int:
+        """The id of the marginal balance the orders go to.
+
+        Raises:
+            UnknownBalance: the account has none of that type.
+        """
+        return (await marginal_balance(self.trader.desk, await self._balance_type())).id
+
+    async def _balance_type(self) -> BalanceType:
+        if isinstance(self.balance, BalanceType):
+            return self.balance
+        for candidate in await self.trader.client.get_balances():
+            if candidate.id == self.balance:
+                return candidate.type
+        raise UnknownBalance(f"no balance {self.balance} on this account")
+
+    async def describe(self, active: str | int) -> tuple[str, int, int | None]:
+        """``(product, active_id, balance_id)`` of an order on ``active``, for the journal (nothing sent)."""
+        found = await self.trader.margin.instruments.find(active)
+        return found.instrument_type, found.active_id, await self.marginal_balance_id()
+
     async def refresh(self) -> None:
         """Re-read the account's figures and every ticket's position."""
-        figures = await self.trader.margin_balance()
-        for order_id, order in self._orders.items():
-            position = order.position
+        figures = await self.trader.margin_balance(await self._balance_type())
+        for order_id, ticket in self._tickets.items():
+            order = self._orders.get(order_id)
+            position = order.position if order is not None else self._position_of(order_id)
             if position is not None:
-                _update(self._tickets[order_id], position)
+                self._apply(ticket, position)
         exposure = sum(t.notional() for t in self._tickets.values() if t.is_open)
         level = float(figures.margin_level) if figures.margin_level is not None else None
         self._figures = MarginAccountView(
             float(figures.cash), float(figures.equity), float(figures.margin), level, exposure
         )
+
+    def _position_of(self, order_id: int) -> MarginPosition | None:
+        found = self.trader.margin.position_of_order(order_id)
+        return None if found is None else MarginPosition(self.trader.margin, found)
+
+    async def adopt(self, ticket: MarginTicket, position: Position | None) -> None:
+        """Follow a ticket an earlier run placed: its position's events update it from now on."""
+        await self.trader.margin.start()
+        self._tickets[ticket.id] = ticket
+        if position is not None:
+            self.trader.portfolio.apply(position)
+            self._apply(ticket, MarginPosition(self.trader.margin, position))
 
     async def order(
         self,
@@ -371,23 +502,31 @@ class TraderMarginBroker:
             leverage=leverage,
             take_profit=take_profit,
             stop_loss=stop_loss,
+            balance=await self._balance_type(),
         )
         ticket = self._tickets[placed.id] = _ticket_of(placed)
         self._orders[placed.id] = placed
         if placed.type == "market":
-            _update(ticket, await placed.filled(self.fill_timeout))
+            try:
+                self._apply(ticket, await placed.filled(self.fill_timeout))
+            except TimeoutError:
+                log.warning(
+                    "order %s not filled after %ss: its ticket stays pending", placed.id, self.fill_timeout
+                )
         await self.refresh()
         return ticket
 
     async def close(self, ticket: MarginTicket) -> MarginTicket:
-        order = self._orders[ticket.id]
+        order = self._orders.get(ticket.id)
         if ticket.status == "pending":
-            await order.cancel()
+            await (order if order is not None else await self.trader.margin_order(ticket.id)).cancel()
             ticket.status = "canceled"
             return ticket
-        position = order.position
+        position = order.position if order is not None else self._position_of(ticket.id)
+        if position is None and ticket.position_id is not None:
+            position = await self.trader.margin_position(ticket.position_id)
         if position is None:
             raise TradeNotPlaced(f"order {ticket.id} has no position to close")
-        _update(ticket, await position.close())
+        self._apply(ticket, await position.close())
         await self.refresh()
         return ticket

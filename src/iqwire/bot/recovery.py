@@ -25,13 +25,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from iqwire.bot.journal import UNSETTLED, Answer, Journal, JournalTrade, TradeStatus
+from iqwire.bot.journal import UNSETTLED, Answer, Journal, JournalTrade, TradeStatus, is_margin
 from iqwire.bot.records import OpenTrade
 from iqwire.bot.risk import RiskGuard
-from iqwire.models import Position, timestamp_seconds
+from iqwire.models import Outcome, Position, timestamp_seconds
 from iqwire.trading.trade import TradeResult
 
-__all__ = ["LOOKBACK", "RECONCILE_WINDOW", "PositionSource", "Recovery", "rebuild_guard", "recover"]
+__all__ = [
+    "LOOKBACK",
+    "RECONCILE_WINDOW",
+    "PositionSource",
+    "Recovery",
+    "Settled",
+    "rebuild_guard",
+    "recover",
+]
 
 log = logging.getLogger("iqwire.bot.recovery")
 
@@ -75,22 +83,31 @@ class PositionSource(Protocol):
 
 
 @dataclass
-class Recovery:
-    """What a restart found: trades to follow, and how the others were settled."""
+class Settled:
+    """How a restart settled the trades it does not follow (options' and margin's recovery share it)."""
 
-    follow: list[OpenTrade] = field(default_factory=list)
     closed: list[JournalTrade] = field(default_factory=list)
     reconciled: int = 0
     not_placed: int = 0
     unknown: int = 0
 
+    def _tail(self) -> str:
+        return (
+            f"{len(self.closed)} closed while down, "
+            f"{self.reconciled} reconciled, {self.not_placed} not placed, {self.unknown} unknown"
+        )
+
+
+@dataclass
+class Recovery(Settled):
+    """What a restart found: trades to follow, and how the others were settled."""
+
+    follow: list[OpenTrade] = field(default_factory=list)
+
     @property
     def summary(self) -> str:
         """One line for the log."""
-        return (
-            f"recovered: {len(self.follow)} open trade(s) followed, {len(self.closed)} closed while down, "
-            f"{self.reconciled} reconciled, {self.not_placed} not placed, {self.unknown} unknown"
-        )
+        return f"recovered: {len(self.follow)} open trade(s) followed, {self._tail()}"
 
 
 def _ref(position: Position, kind: str | None) -> str | None:
@@ -287,7 +304,12 @@ async def recover(
         for trade in recovery.follow:
             ...  # track it to its outcome
     """
-    pending = journal.trades(account=account, balance_id=balance_id, statuses=UNSETTLED)
+    # Margin rows are matched by order id on the marginal balance: iqwire.bot.margin_recovery.
+    pending = [
+        t
+        for t in journal.trades(account=account, balance_id=balance_id, statuses=UNSETTLED)
+        if not is_margin(t.product)
+    ]
     if not pending:
         return Recovery()
     open_now = await source.get_positions(balance_id)
@@ -304,15 +326,25 @@ async def recover(
 
 
 def rebuild_guard(guard: RiskGuard, trades: Sequence[JournalTrade], now: float) -> None:
-    """Replay the placed trades (open and closed) of a journal into a fresh guard."""
+    """Replay the placed trades (open and closed) of a journal into a fresh guard.
+
+    Options take a slot while open and count in the day's P&L and streak when they
+    close; margin trades (``marginal-*``) hold no option slot, and their closes count
+    in the day's P&L and streak as the live guard saw them (:meth:`RiskGuard.realised`).
+    """
     placed = [t for t in trades if t.status in (TradeStatus.OPEN, TradeStatus.CLOSED)]
-    opened = [t.opened_at if t.opened_at is not None else t.intent_at for t in placed]
-    closed = [
-        (t.closed_at, t.outcome, t.pnl)
-        for t in placed
-        if t.status is TradeStatus.CLOSED
-        and t.closed_at is not None
-        and t.outcome is not None
-        and t.pnl is not None
-    ]
-    guard.replay(opened, closed, now)
+    options = [t for t in placed if not is_margin(t.product)]
+    opened = [t.opened_at if t.opened_at is not None else t.intent_at for t in options]
+
+    def closes(rows: list[JournalTrade]) -> list[tuple[float, Outcome, float]]:
+        return [
+            (t.closed_at, t.outcome, t.pnl)
+            for t in rows
+            if t.status is TradeStatus.CLOSED
+            and t.closed_at is not None
+            and t.outcome is not None
+            and t.pnl is not None
+        ]
+
+    margin = [t for t in placed if is_margin(t.product)]
+    guard.replay(opened, closes(options), now, realised=closes(margin))

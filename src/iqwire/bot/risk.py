@@ -91,16 +91,37 @@ class RiskGuard:
             return f"min_payout: payout {payout:g}% is below {limits.min_payout:g}%"
         if limits.max_open_trades is not None and self.open_count >= limits.max_open_trades:
             return f"max_open_trades: {self.open_count} trades are open"
-        if limits.daily_loss_limit is not None and -self._day_pnl >= limits.daily_loss_limit:
-            return f"daily_loss_limit: lost {-self._day_pnl:.2f} today; trading stops until 00:00 UTC"
-        if now < self._cooldown_until:
-            return f"cooldown: {self._losing_streak} losses in a row; paused for {self._cooldown_until - now:.0f}s"
+        account = self._account_reason(now)
+        if account is not None:
+            return account
         if limits.max_trades_per_minute is not None:
             while self._recent and self._recent[0] <= now - 60:
                 self._recent.popleft()
             if len(self._recent) >= limits.max_trades_per_minute:
                 return f"max_trades_per_minute: {len(self._recent)} trades in the last minute"
         return None
+
+    def _account_reason(self, now: float) -> str | None:
+        limit = self.limits.daily_loss_limit
+        if limit is not None and -self._day_pnl >= limit:
+            return f"daily_loss_limit: lost {-self._day_pnl:.2f} today; trading stops until 00:00 UTC"
+        if now < self._cooldown_until:
+            return f"cooldown: {self._losing_streak} losses in a row; paused for {self._cooldown_until - now:.0f}s"
+        return None
+
+    def check_account(self, now: float) -> str | None:
+        """The account-wide rules only (daily loss limit, cool-down): the reason to refuse, or ``None``.
+
+        For trades that are not options (margin orders: no stake, payout or option
+        slot), which still stop with the day's loss and pause after a losing streak.
+        A refusal is counted and logged as in :meth:`check`.
+        """
+        self._roll_day(now)
+        reason = self._account_reason(now)
+        if reason is not None:
+            self.refusals[reason.split(":", 1)[0]] += 1
+            log.info("trade refused: %s", reason)
+        return reason
 
     def _roll_day(self, now: float) -> None:
         # The UTC day's number: unix time has no leap seconds, so a day is 86,400 s
@@ -124,6 +145,10 @@ class RiskGuard:
     def closed(self, outcome: Outcome, pnl: float, now: float) -> None:
         """A trade closed: update the day's P&L and the losing streak."""
         self.open_count = max(0, self.open_count - 1)
+        self.realised(outcome, pnl, now)
+
+    def realised(self, outcome: Outcome, pnl: float, now: float) -> None:
+        """A trade outside the option slots (a margin position) closed: the day's P&L and the streak only."""
         self._roll_day(now)
         self._day_pnl += pnl
         if outcome is Outcome.LOSS:
@@ -136,7 +161,11 @@ class RiskGuard:
             self._losing_streak = 0
 
     def replay(
-        self, opened: Iterable[float], closed: Iterable[tuple[float, Outcome, float]], now: float
+        self,
+        opened: Iterable[float],
+        closed: Iterable[tuple[float, Outcome, float]],
+        now: float,
+        realised: Iterable[tuple[float, Outcome, float]] = (),
     ) -> None:
         """Rebuild the state from earlier trades, so a restart never lifts a limit.
 
@@ -145,7 +174,8 @@ class RiskGuard:
         (a placement before a close at the same instant), exactly as the live
         guard saw them: the day's P&L, the losing streak and its cool-down, the
         open count and the trades of the last minute come back as they were.
-        Refusal counts start again from zero (they describe a run).
+        Refusal counts start again from zero (they describe a run). ``realised`` are the
+        closes of trades that hold no option slot (margin positions: :meth:`realised`).
 
         Example::
 
@@ -154,13 +184,17 @@ class RiskGuard:
         """
         events: list[tuple[float, int, Outcome | None, float]] = [(t, 0, None, 0.0) for t in opened]
         events += [(t, 1, outcome, pnl) for t, outcome, pnl in closed]
+        events += [(t, 2, outcome, pnl) for t, outcome, pnl in realised]
         events.sort(key=lambda e: (e[0], e[1]))
         for at, kind, outcome, pnl in events:
             if kind == 0:
                 self.opened(at)
-            else:
-                assert outcome is not None
+            elif outcome is None:
+                raise AssertionError("a close without an outcome")
+            elif kind == 1:
                 self.closed(outcome, pnl, at)
+            else:
+                self.realised(outcome, pnl, at)
         self._roll_day(now)
         while self._recent and self._recent[0] <= now - 60:
             self._recent.popleft()

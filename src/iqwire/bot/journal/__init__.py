@@ -11,6 +11,7 @@ Example::
 """
 
 from iqwire.bot.journal.journal import REFUSALS_FLUSH_AFTER, Journal
+from iqwire.bot.journal.lock import RunLock
 from iqwire.bot.journal.rows import (
     Answer,
     GuardDecision,
@@ -19,9 +20,10 @@ from iqwire.bot.journal.rows import (
     JournalTrade,
     default_journal_path,
 )
-from iqwire.bot.journal.schema import SCHEMA_VERSION, UNSETTLED, TradeStatus
+from iqwire.bot.journal.schema import MARGIN_PREFIX, SCHEMA_VERSION, UNSETTLED, TradeStatus, is_margin
 
 __all__ = [
+    "MARGIN_PREFIX",
     "REFUSALS_FLUSH_AFTER",
     "SCHEMA_VERSION",
     "UNSETTLED",
@@ -31,6 +33,8 @@ __all__ = [
     "Journal",
     "JournalRun",
     "JournalTrade",
+    "RunLock",
     "TradeStatus",
     "default_journal_path",
+    "is_margin",
 ]

@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from iqwire.bot.journal.lock import RunLock
 from iqwire.bot.journal.queries import JournalQueries
 from iqwire.bot.journal.rows import Answer, GuardDecision, Intent, outcome_name, to_json
 from iqwire.bot.journal.schema import SCHEMA, SCHEMA_VERSION, TradeStatus
@@ -90,6 +91,7 @@ class Journal(JournalQueries):
         self._conn = connection
         self.path = path
         self._refusals: _Refusals | None = None
+        self._lock: RunLock | None = None
 
     @classmethod
     def open(cls, path: StrPath, *, create: bool = True) -> Journal:
@@ -148,11 +150,31 @@ class Journal(JournalQueries):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    def claim(self) -> None:
+        """Take the journal's run lock for this process: one bot per journal (idempotent).
+
+        A bot calls it before recovery (:class:`~iqwire.bot.live.LiveSession` does); it is
+        held until :meth:`release` or :meth:`close`, and dies with the process (``kill -9``
+        included), so a restart is never blocked by a dead bot. Readers need no lock.
+
+        Raises:
+            JournalInUse: another running process holds it.
+        """
+        if self._lock is None or not self._lock.held:
+            self._lock = RunLock.acquire(self.path)
+
+    def release(self) -> None:
+        """Give the run lock back (nothing when not held)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def close(self) -> None:
-        """Write pending refusals and close the file."""
+        """Write pending refusals, give the run lock back and close the file."""
         try:
             self.flush()
         finally:
+            self.release()
             self._conn.close()
 
     def __enter__(self) -> Self:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "UNSETTLED", "TradeStatus"]
+__all__ = ["MARGIN_PREFIX", "SCHEMA", "SCHEMA_VERSION", "UNSETTLED", "TradeStatus", "is_margin"]
 
 #: Bumped when the tables change; a newer file is refused, never rewritten.
 SCHEMA_VERSION = 1
@@ -25,6 +25,19 @@ class TradeStatus(enum.StrEnum):
     REJECTED = "rejected"
     NOT_PLACED = "not_placed"
     UNKNOWN = "unknown"
+
+
+#: The product of a margin trade is its instrument type: ``marginal-forex``, ``marginal-cfd``, ``marginal-crypto``.
+MARGIN_PREFIX = "marginal-"
+
+
+def is_margin(product: str) -> bool:
+    """Whether a journaled trade is a margin order (matched by order id, on the marginal balance).
+
+    >>> is_margin("marginal-forex"), is_margin("blitz")
+    (True, False)
+    """
+    return product.startswith(MARGIN_PREFIX)
 
 
 #: Statuses whose trade may still hold money on the server: recovery looks at them.
