@@ -9,7 +9,14 @@ minus the candle's tick time ``at`` (the simulator's clock is wall time at speed
 1). A run keeps up when its p99 lag is under 1 s. Goals: 200 x 10 keeps up, and
 the largest N that does is at least 2,000 (issue 16; reported as a ratio to 200).
 
-Run: ``python bench/bench_sim_scale.py [--quick] [--sizes 200,800,2000] [--transport picows]``.
+The load (``--load``): ``light`` (the default) connects each client as a picows
+WebSocket driven by the client's Sans-I/O ``Session``, which decodes every frame
+it receives; the lag of each candle is taken as it is decoded (``_sim_load.py``).
+``client`` runs N full ``iqwire.Client`` objects instead, each stream consumed by
+a task (``--transport`` picks theirs): past ~1,000 clients that process saturates
+its core before the simulator does, so it measures the clients, not the simulator.
+
+Run: ``python bench/bench_sim_scale.py [--quick] [--sizes 200,800,2000] [--load light|client]``.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import ServerProcess, entry, log, parser, percentile, pin
+from _sim_load import Tally, close_all, open_clients
 
 from iqwire import Client
-from iqwire.models import Candle
 
 #: The OTC actives (open around the clock) and every candle size: 84 streams.
 ACTIVES = (76, 81, 85, 1938, 1940, 2276)
@@ -33,18 +40,6 @@ SIZES = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 14400, 86400)
 STREAMS = [(active, size) for active in ACTIVES for size in SIZES]
 PER_CLIENT = 10
 LAG_LIMIT = 1.0
-
-
-class Tally:
-    def __init__(self) -> None:
-        self.measuring = False
-        self.count = 0
-        self.lags: list[float] = []
-
-    def take(self, candle: Candle) -> None:
-        if self.measuring and candle.at is not None:
-            self.count += 1
-            self.lags.append(time.time() - candle.at / 1e9)
 
 
 async def _consume(stream: Any, tally: Tally) -> None:
@@ -62,12 +57,19 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_n(
-    url: str, ssid: str, n: int, warmup: float, window: float, transport: str, sim_pid: int
-) -> dict[str, Any]:
-    tally = Tally()
-    async with contextlib.AsyncExitStack() as stack:
-        clients: list[Client] = []
+def plan(n: int) -> list[list[tuple[int, int]]]:
+    """Each client's 10 streams: consecutive ones of the 84, so every stream has ~N*10/84 subscribers."""
+    return [
+        [STREAMS[(index * PER_CLIENT + j) % len(STREAMS)] for j in range(PER_CLIENT)] for index in range(n)
+    ]
+
+
+async def _full_clients(
+    url: str, ssid: str, n: int, transport: str, tally: Tally
+) -> contextlib.AsyncExitStack:
+    """N ``iqwire.Client`` objects, each stream consumed by a task; closing the stack ends them."""
+    clients: list[Client] = []
+    async with contextlib.AsyncExitStack() as stack:  # closed here only if setting up fails
 
         async def connect() -> Client:
             client = Client(ssid=ssid, ws_url=url, reconnect=False, request_timeout=60, transport=transport)
@@ -79,31 +81,46 @@ async def run_n(
             for client in batch:
                 stack.push_async_callback(client.close)
             clients += batch
-        streams = []
-        for index, client in enumerate(clients):
-            for j in range(PER_CLIENT):
-                active, size = STREAMS[(index * PER_CLIENT + j) % len(STREAMS)]
-                streams.append(client.candles(active, size))
+        streams = [
+            client.candles(active, size)
+            for client, mine in zip(clients, plan(n), strict=True)
+            for active, size in mine
+        ]
         for first in range(0, len(streams), 500):
             await asyncio.gather(*(stream.__aenter__() for stream in streams[first : first + 500]))
         for stream in streams:
             stack.push_async_callback(stream.aclose)
         tasks = [asyncio.create_task(_consume(stream, tally)) for stream in streams]
-        try:
-            await asyncio.sleep(warmup)
-            tally.measuring = True
-            started = time.perf_counter()
-            sim_cpu, own_cpu = cpu_seconds(sim_pid), time.process_time()
-            await asyncio.sleep(window)
-            tally.measuring = False
-            elapsed = time.perf_counter() - started
-            sim_after = cpu_seconds(sim_pid)
-            sim_load = None if sim_cpu is None or sim_after is None else (sim_after - sim_cpu) / elapsed
-            client_load = (time.process_time() - own_cpu) / elapsed
-        finally:
+
+        async def stop_tasks() -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+        stack.push_async_callback(stop_tasks)
+        return stack.pop_all()
+
+
+async def run_n(
+    url: str, ssid: str, n: int, warmup: float, window: float, load: str, transport: str, sim_pid: int
+) -> dict[str, Any]:
+    tally = Tally()
+    async with contextlib.AsyncExitStack() as stack:
+        if load == "client":
+            stack.push_async_exit(await _full_clients(url, ssid, n, transport, tally))
+        else:
+            light = await open_clients(url, ssid, plan(n), tally)
+            stack.callback(close_all, light)
+        await asyncio.sleep(warmup)
+        tally.measuring = True
+        started = time.perf_counter()
+        sim_cpu, own_cpu = cpu_seconds(sim_pid), time.process_time()
+        await asyncio.sleep(window)
+        tally.measuring = False
+        elapsed = time.perf_counter() - started
+        sim_after = cpu_seconds(sim_pid)
+        sim_load = None if sim_cpu is None or sim_after is None else (sim_after - sim_cpu) / elapsed
+        client_load = (time.process_time() - own_cpu) / elapsed
     lags = tally.lags or [float("inf")]
     return {
         "n": n,
@@ -120,7 +137,8 @@ async def run_n(
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--sizes", default="200,800,2000")
-    p.add_argument("--transport", default="websockets")
+    p.add_argument("--load", choices=("light", "client"), default="light", help="see the module docstring")
+    p.add_argument("--transport", default="websockets", help="the Clients' transport (--load client)")
     p.add_argument("--uvloop", action="store_true", help="run the simulator on uvloop")
     args = p.parse_args()
     sizes = [2] if args.quick else [int(n) for n in args.sizes.split(",")]
@@ -134,7 +152,9 @@ def main() -> None:
         pin(0, 1)
         url = f"ws://127.0.0.1:{port}/echo/websocket"
         for n in sizes:
-            run = run_n(url, server.info["SSID"], n, warmup, window, args.transport, server.process.pid)
+            run = run_n(
+                url, server.info["SSID"], n, warmup, window, args.load, args.transport, server.process.pid
+            )
             result = asyncio.run(run)
             results.append(result)
             log(
@@ -143,7 +163,9 @@ def main() -> None:
                 f"p99 {result['p99_lag'] * 1000:.0f} ms max {result['max_lag'] * 1000:.0f} ms; "
                 f"CPU: simulator {result['sim_cpu'] or 0:.0%} of a core, clients {result['clients_cpu']:.0%}"
             )
-    suffix = "" if not args.uvloop else " [uvloop]"
+    suffix = "".join(
+        tag for tag, on in ((" [uvloop]", args.uvloop), (" [iqwire Clients]", args.load == "client")) if on
+    )
     for result in results:
         n = result["n"]
         entry(

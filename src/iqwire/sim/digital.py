@@ -356,9 +356,7 @@ class Digital(Product):
             self._send_all(_PRICES, "trading-settings", payload, conns)
 
     def _send_all(self, name: str, service: str, payload: Any, conns: set[Any]) -> None:
-        data = push_frame(name, service, payload)
-        for conn in list(conns):
-            self.host.send(conn, data)
+        self.host.send_each(conns, (push_frame(name, service, payload),))
 
     def _push_generated(self, t: float) -> None:
         slot = math.floor(t / min(PERIODS))

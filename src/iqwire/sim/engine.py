@@ -16,7 +16,7 @@ import functools
 import logging
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -155,6 +155,10 @@ class Engine:
     def send(self, conn: Connection, data: bytes) -> None:
         """Send one frame to one connection (through the fault injector)."""
         self.injector.send(conn, data)
+
+    def send_each(self, conns: Collection[Connection], frames: Sequence[bytes]) -> None:
+        """Send the same frames, in order, to each of ``conns`` (a stream's fan-out)."""
+        self.injector.send_each(conns, frames)
 
     # -- frames in -------------------------------------------------------------------
 
@@ -458,8 +462,7 @@ class Engine:
             self._next_timesync = t + self.config.timesync_interval
             if t >= self.faults.silent_until:
                 frame = encode_out("timeSync", int(t * 1000))
-                for conn in list(self.hub.connections.values()):
-                    self.send(conn, frame)
+                self.send_each(self.hub.connections.values(), (frame,))
         self.feed.push_changes(t)
         self.injector.draw_random()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from iqwire.sim.hub import Connection, Hub
@@ -128,6 +128,24 @@ class FaultInjector:
             return
         self.stats["frames_out"] += 1
         conn.send(data)
+
+    def send_each(self, conns: Collection[Connection], frames: Sequence[bytes]) -> None:
+        """Send the same frames, in order, to each connection: what :meth:`send` does for each pair.
+
+        The fan-out of a stream: without a ``delay_frames`` fault armed, each
+        connection's ``send`` is called directly; with one, frame by frame through
+        :meth:`send`, connection by connection, so the same frames are held.
+        """
+        if self.state.delay_frames > 0:
+            for conn in list(conns):
+                for data in frames:
+                    self.send(conn, data)
+            return
+        targets = list(conns)
+        self.stats["frames_out"] += len(targets) * len(frames)
+        for data in frames:
+            for conn in targets:
+                conn.send(data)
 
     def release_due(self, now: float) -> None:
         """Send the held frames whose delay is over."""

@@ -86,6 +86,8 @@ class Hub:
         self.connections: dict[int, Connection] = {}
         # The hot pushes (STREAM_KEYS): push name -> key -> connections.
         self._streams: dict[str, dict[tuple[Any, ...], set[Connection]]] = {name: {} for name in STREAM_KEYS}
+        # (push name, filter field) -> value -> how many subscriptions filter on it (for keys_for).
+        self._values: dict[tuple[str, str], dict[Any, int]] = {}
 
     @staticmethod
     def _stream_key(entry: SubscriptionEntry) -> tuple[Any, ...] | None:
@@ -96,7 +98,19 @@ class Hub:
         key = tuple(filters.get(name) for name in fields)
         return key if all(isinstance(value, int) for value in key) else None
 
+    def _count_values(self, entry: SubscriptionEntry, change: int) -> None:
+        for field_name, value in entry.filters:
+            if value is None:
+                continue
+            counts = self._values.setdefault((entry.spec.push_name, field_name), {})
+            remaining = counts.get(value, 0) + change
+            if remaining > 0:
+                counts[value] = remaining
+            else:
+                counts.pop(value, None)
+
     def _unindex(self, conn: Connection, entry: SubscriptionEntry) -> None:
+        self._count_values(entry, -1)
         key = self._stream_key(entry)
         streams = self._streams.get(entry.spec.push_name)
         if key is not None and streams is not None and key in streams:
@@ -117,7 +131,10 @@ class Hub:
 
     def subscribe(self, conn: Connection, entry: SubscriptionEntry) -> None:
         """Add a subscription (idempotent: subscribing twice is one subscription)."""
+        if entry in conn.subscriptions:
+            return
         conn.subscriptions.add(entry)
+        self._count_values(entry, 1)
         key = self._stream_key(entry)
         if key is not None:
             self._streams[entry.spec.push_name].setdefault(key, set()).add(conn)
@@ -161,12 +178,9 @@ class Hub:
         return self._streams[push_name]
 
     def keys_for(self, push_name: str, field_name: str) -> set[Any]:
-        """Every value of one routing filter among subscriptions to a push."""
-        values = set()
-        for conn in self.connections.values():
-            for entry in conn.subscriptions:
-                if entry.spec.push_name == push_name:
-                    value = dict(entry.filters).get(field_name)
-                    if value is not None:
-                        values.add(value)
-        return values
+        """Every value of one routing filter among subscriptions to a push.
+
+        Kept as counts while subscriptions come and go, so a step that asks costs
+        the number of values, not of connections.
+        """
+        return set(self._values.get((push_name, field_name), ()))

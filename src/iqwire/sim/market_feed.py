@@ -62,9 +62,8 @@ class MarketFeed:
             if current is not None:
                 frames.append(push_frame("candle-generated", "quotes", current))
             self._candle_from[key] = None if current is None else (current.start, current.is_closed)
-            for conn in list(conns):
-                for data in frames:
-                    self.host.send(conn, data)
+            if frames:
+                self.host.send_each(conns, frames)
         for key in [k for k in self._candle_from if k not in self.host.hub.candle_streams()]:
             del self._candle_from[key]
 

@@ -23,7 +23,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from iqwire.models import InstrumentGroup, OpenOptionRequest, Option, Position
@@ -62,6 +62,9 @@ class ProductHost(Protocol):
 
     def send(self, conn: Connection, data: bytes) -> None:
         """Send one frame to one connection."""
+
+    def send_each(self, conns: Collection[Connection], frames: Sequence[bytes]) -> None:
+        """Send the same frames, in order, to each of ``conns`` (a stream's fan-out)."""
 
     def publish(self, events: Iterable[LedgerEvent]) -> None:
         """Push what ledger events changed (balances, positions, orders) to their owners."""

@@ -2,8 +2,9 @@
 
 aiohttp, not the ``websockets`` server, because the login endpoint needs a POST
 body and both must share one port like the real platform's host. The engine does
-the thinking; this layer only moves bytes and runs one writer task per
-connection, so a slow client never delays the others.
+the thinking; this layer only moves bytes: each connection's frames of a loop
+turn go out in one socket write (:mod:`iqwire.sim.outbox`), and a client whose
+socket falls behind gets a writer task of its own, so it never delays the others.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from iqwire.sim.engine import Engine
 from iqwire.sim.hub import Connection
+from iqwire.sim.outbox import MAX_QUEUED_FRAMES, Batcher, Outbox
 
 __all__ = ["MAX_FRAME_BYTES", "MAX_QUEUED_FRAMES", "SimServer"]
 
@@ -26,8 +28,6 @@ log = logging.getLogger("iqwire.sim.server")
 
 #: Frames larger than this close the connection with code 1009 (message too big).
 MAX_FRAME_BYTES = 1024 * 1024
-#: A client this far behind is disconnected rather than buffered without bound.
-MAX_QUEUED_FRAMES = 50_000
 
 
 class SimServer:
@@ -48,9 +48,9 @@ class SimServer:
             self.app.router.add_post(path, self._logout)
         self.app.router.add_get("/api/lang/route-translations", self._translations)
         self.app.router.add_get("/echo/websocket", self._websocket)
-        self._queues: dict[int, asyncio.Queue[bytes]] = {}
+        self._batcher = Batcher()
+        self._outboxes: dict[int, Outbox] = {}
         self._sockets: dict[int, web.WebSocketResponse] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -135,29 +135,18 @@ class SimServer:
             max_msg_size=MAX_FRAME_BYTES, compress=False, decode_text=False, autoping=True
         )
         await ws.prepare(request)
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
         transport = request.transport
-        closed = asyncio.Event()
-
-        def send(data: bytes) -> None:
-            if closed.is_set():
-                return
-            if queue.qsize() >= MAX_QUEUED_FRAMES:
-                log.warning("connection %s is %s frames behind: dropping it", conn.conn_id, queue.qsize())
-                drop()
-                return
-            queue.put_nowait(data)
+        assert transport is not None  # prepared: the connection is open
 
         def drop() -> None:
             # An abrupt loss, as a network failure looks to the client: no close frame.
-            closed.set()
-            if transport is not None:
-                transport.abort()
+            outbox.close()
+            transport.abort()
 
-        conn = Connection(send=send, close=drop)
-        self._queues[conn.conn_id] = queue
+        outbox = Outbox(self._batcher, ws, transport, drop)
+        conn = Connection(send=outbox.send, close=drop)
+        self._outboxes[conn.conn_id] = outbox
         self._sockets[conn.conn_id] = ws
-        writer = asyncio.create_task(self._writer(ws, queue, closed))
         self.engine.connect(conn, self.now())
         try:
             async for message in ws:
@@ -166,44 +155,22 @@ class SimServer:
                 elif message.type is WSMsgType.ERROR:
                     log.info("connection %s closed with an error: %s", conn.conn_id, ws.exception())
         finally:
-            closed.set()
             self.engine.disconnect(conn)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-            self._queues.pop(conn.conn_id, None)
+            await outbox.aclose()
+            self._outboxes.pop(conn.conn_id, None)
             self._sockets.pop(conn.conn_id, None)
         return ws
 
-    @staticmethod
-    async def _writer(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes], closed: asyncio.Event) -> None:
-        try:
-            while True:
-                data = await queue.get()
-                try:
-                    await ws.send_frame(data, WSMsgType.TEXT)
-                    while not queue.empty():
-                        queue.task_done()
-                        data = queue.get_nowait()
-                        await ws.send_frame(data, WSMsgType.TEXT)
-                finally:
-                    queue.task_done()
-        except (ConnectionResetError, RuntimeError) as exc:
-            log.debug("writer stopped: %s", exc)
-        finally:
-            closed.set()
-            while not queue.empty():
-                queue.get_nowait()
-                queue.task_done()
-
     async def flush(self) -> None:
-        """Wait until every frame queued so far has been written to its socket."""
-        for queue in list(self._queues.values()):
+        """Wait until every frame sent so far has been written to its socket."""
+        self._batcher.flush()
+        for outbox in list(self._outboxes.values()):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queue.join(), timeout=5)
+                await asyncio.wait_for(outbox.drained(), timeout=5)
 
     async def close_all(self) -> None:
-        """Close every WebSocket with a normal close frame (shutdown)."""
+        """Close every WebSocket with a normal close frame (shutdown), after the frames sent before it."""
+        self._batcher.flush()
         for ws in list(self._sockets.values()):
             with contextlib.suppress(Exception):
                 await ws.close(code=1001, message=b"server shutting down")
