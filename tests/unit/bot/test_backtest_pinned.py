@@ -55,7 +55,7 @@ def _mixed(base: type[Strategy]) -> type[Strategy]:
                 self.bought += 1
                 return await real_buy(direction, amount, expiration, *args, product=product)
 
-            ctx.buy = buy  # type: ignore[method-assign]
+            ctx.buy = buy  # type: ignore[method-assign,assignment]
 
     return Mixed
 
