@@ -98,6 +98,8 @@ class BacktestBroker:
         ends = self._ends.get(active_id)
         if not ends:
             return None
+        if t >= ends[-1]:  # the newest price: what every trade opens at, and most settle at
+            return self._closes[active_id][-1]
         index = bisect.bisect_right(ends, t) - 1
         return None if index < 0 else self._closes[active_id][index]
 
@@ -159,7 +161,13 @@ class BacktestBroker:
         """Settle every trade that expired at or before ``now``, in expiry order."""
         if now < self.next_expiry:
             return []
-        ready = sorted((o for o in self._open if o.expires <= now), key=lambda o: (o.expires, o.trade.id))
+        opened = self._open
+        if len(opened) == 1:
+            # One trade open (a strategy trading one at a time): it is the one due.
+            item = opened.pop()
+            self.next_expiry = math.inf
+            return [self._settle(item)]
+        ready = sorted((o for o in opened if o.expires <= now), key=lambda o: (o.expires, o.trade.id))
         records = []
         for item in ready:
             self._open.remove(item)
@@ -235,6 +243,86 @@ class BacktestResult:
         )
 
 
+async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[Candle]) -> int:
+    """Feed every candle through the broker's price book, the windows and the strategy; the count.
+
+    ``broker.observe``, ``runner.candle`` and the window's ``update`` for a closed
+    candle in order are inlined: nothing here switches tasks (the broker never
+    waits), a plain ``def on_candle`` costs no coroutine, and the candle of the
+    previous one's (active, size) costs no call before the strategy's.
+    """
+    strategy, state, ctx = runner.strategy, runner.state, runner.ctx
+    take = runner.take
+    on_candle = strategy.on_candle
+    # Stored candles are closed; a forming one (a live recording) reaches ``on_tick``,
+    # when the strategy has one (the base class's does nothing).
+    ticks = type(strategy).on_tick is not Strategy.on_tick
+    route_active: int | None = None
+    route_size: int | None = None
+    window = CandleWindow(1)
+    window_update, prices_append = window.update, deque[float]().append
+    book_active: int | None = None
+    ends: list[int] = []
+    closes: list[float] = []
+    last_end: float = -math.inf  # ends[-1] (only this loop appends to the book while it runs)
+    count = 0
+    for candle in candles:
+        end = candle.end
+        now = broker.time = float(end)
+        active_id = candle.active_id
+        if active_id is not None:
+            if active_id != book_active:
+                ends, closes = broker.book(active_id)
+                book_active = active_id
+                last_end = ends[-1] if ends else -math.inf
+            # One price per instant, the finest size's (the merge puts it first).
+            if end > last_end:
+                ends.append(end)
+                closes.append(candle.close)
+                last_end = end
+        if now >= broker.next_expiry:
+            for record in broker.due(now):
+                await runner.trade_closed(record)
+        state.server_time = now
+        if active_id is not None and active_id == route_active and candle.size == route_size:
+            # runner.take's own path for the (active, size) of the previous candle.
+            close = candle.close
+            prices_append(close)
+            start = candle.start
+            at = candle.at
+            if (
+                window._forming is None
+                and start > window._last_start
+                and (at is None or at >= end * 1_000_000_000)
+            ):
+                # window.update of a closed candle after the newest one, nothing forming
+                # (a stored series' every candle): commit it.
+                window._candles.append(candle)
+                window._last_start = start
+                window._closes.append(close)
+                for update in window._updates:
+                    update(close)
+                closed: Candle | None = candle
+            else:
+                closed = window.last if window_update(candle) else None
+        else:
+            closed = take(candle)
+            route = runner.route
+            if route is not None and route[2].active_id == route[0]:
+                route_active, route_size, window, prices = route
+                window_update, prices_append = window.update, prices.append
+            else:  # (a window fed another active's candles first: take() decides every time)
+                route_active = None
+        if closed is not None:
+            pending = on_candle(ctx, closed)
+            if pending is not None:
+                await pending
+        if ticks and runner.forming(candle):
+            await strategy.on_tick(ctx, candle)
+        count += 1
+    return count
+
+
 async def run_backtest(
     strategy: Strategy,
     series: Sequence[Sequence[Candle]],
@@ -258,63 +346,16 @@ async def run_backtest(
     state = RunState(mode="backtest", balance=balance)
     if names:
         state.names.update(names)
-    runner = BotRunner(strategy, broker, guard, state=state, resolve=resolve, emit=lambda _message: None)
+    runner = BotRunner(
+        strategy, broker, guard, state=state, resolve=resolve, emit=lambda _message: None, quiet=True
+    )
     await runner.start()
-    count = 0
     # Merge by close time; at equal times the finer size first (it is the price source).
     # One series is already in that order.
     candles: Iterable[Candle] = (
         series[0] if len(series) == 1 else heapq.merge(*series, key=lambda c: (c.end, c.size or 0))
     )
-    # The replay loop: ``broker.observe`` and ``runner.candle`` inlined, the strategy
-    # called directly; nothing here switches tasks (the broker never waits), and a
-    # plain ``def on_candle`` costs no coroutine.
-    take = runner.take
-    ctx = runner.ctx
-    on_candle = strategy.on_candle
-    # Stored candles are closed; a forming one (a live recording) reaches ``on_tick``,
-    # when the strategy has one (the base class's does nothing).
-    ticks = type(strategy).on_tick is not Strategy.on_tick
-    route_active: int | None = None
-    route_size: int | None = None
-    window = CandleWindow(1)
-    window_update, prices_append = window.update, deque[float]().append
-    book_active: int | None = None
-    ends: list[int] = []
-    closes: list[float] = []
-    for candle in candles:
-        end = candle.end
-        now = broker.time = float(end)
-        active_id = candle.active_id
-        if active_id is not None:
-            if active_id != book_active:
-                ends, closes = broker.book(active_id)
-                book_active = active_id
-            # One price per instant, the finest size's (the merge puts it first).
-            if not ends or end > ends[-1]:
-                ends.append(end)
-                closes.append(candle.close)
-        if now >= broker.next_expiry:
-            for record in broker.due(now):
-                await runner.trade_closed(record)
-        state.server_time = now
-        if active_id is not None and active_id == route_active and candle.size == route_size:
-            # runner.take's own path for the (active, size) of the previous candle.
-            prices_append(candle.close)
-            closed = window.last if window_update(candle) else None
-        else:
-            closed = take(candle)
-            route = runner.route
-            if route is not None:
-                route_active, route_size, window, prices = route
-                window_update, prices_append = window.update, prices.append
-        if closed is not None:
-            pending = on_candle(ctx, closed)
-            if pending is not None:
-                await pending
-        if ticks and runner.forming(candle):
-            await strategy.on_tick(ctx, candle)
-        count += 1
+    count = await _replay(runner, broker, candles)
     for record in broker.due(broker.time):
         await runner.trade_closed(record)
     await runner.stop()

@@ -8,7 +8,7 @@ imports neither the runner nor the strategy (no import circle).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from iqwire.bot.indicators import CandleWindow
@@ -21,7 +21,9 @@ __all__ = ["Broker", "BuyFunction", "Context", "MarginTrading"]
 log = logging.getLogger("iqwire.bot")
 
 #: ``buy(direction, amount, expiration, active, product, strike)``: the runner's guarded way to trade.
-BuyFunction = Callable[[str, float, int, str | int | None, str, str | float], Awaitable[OpenTrade | None]]
+BuyFunction = Callable[
+    [str, float, int, str | int | None, str, str | float], Coroutine[Any, Any, OpenTrade | None]
+]
 #: ``sell(trade)``: the runner's way to sell (close) an open option early.
 SellFunction = Callable[[OpenTrade], Awaitable[TradeRecord | None]]
 
@@ -177,7 +179,7 @@ class Context:
         """The trading balance."""
         return self.broker.balance()
 
-    async def buy(
+    def buy(
         self,
         direction: str,
         amount: float,
@@ -186,7 +188,7 @@ class Context:
         *,
         product: str = "blitz",
         strike: str | float = "spot",
-    ) -> OpenTrade | None:
+    ) -> Coroutine[Any, Any, OpenTrade | None]:
         """Buy an option through the risk guards: blitz (default), turbo, binary or digital.
 
         ``active`` defaults to the active of the signal being handled. ``expiration``
@@ -199,8 +201,11 @@ class Context:
         Example::
 
             await ctx.buy("call", 10, 60, product="digital", strike=window.last.close * 1.0002)
+
+        It returns the runner's coroutine itself (await it, or hand it to
+        ``asyncio.create_task``): no second coroutine per trade.
         """
-        return await self._buy(direction, amount, expiration, active, product, strike)
+        return self._buy(direction, amount, expiration, active, product, strike)
 
     async def sell(self, trade: OpenTrade) -> TradeRecord | None:
         """Sell a turbo or binary option (close a digital one) before expiry.

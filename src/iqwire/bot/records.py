@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from iqwire.models import Outcome
 
-__all__ = ["OpenTrade", "RunState", "TradeRecord"]
+__all__ = ["GuardView", "OpenTrade", "RunState", "TradeRecord"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,23 @@ class OpenTrade:
     strike: float | None = None
 
 
+class GuardView(Protocol):
+    """What :attr:`RunState.guard_state` is described by (:class:`iqwire.bot.risk.RiskGuard`)."""
+
+    def describe(self, now: float) -> dict[str, str]:
+        """The guards' state at ``now``, for the dashboard."""
+        ...
+
+
 @dataclass
 class RunState:
-    """Everything a live view of a run shows; the runner keeps it current."""
+    """Everything a live view of a run shows; the runner keeps it current.
+
+    ``guard_state`` is the risk guards' state as of the run's last guarded event
+    (a buy, a refusal, a close): the runner marks it with :meth:`guard_changed`
+    and the dict is built when something reads it (the dashboard a few times a
+    second), not on every trade of a backtest.
+    """
 
     mode: str = "paper"
     server_time: float = 0.0
@@ -66,12 +81,34 @@ class RunState:
     open_trades: dict[int, OpenTrade] = field(default_factory=dict)
     closed: list[TradeRecord] = field(default_factory=list)
     refusals: dict[str, int] = field(default_factory=dict)
-    guard_state: dict[str, str] = field(default_factory=dict)
+    _guard_state: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # The guard and the time of its last change, until guard_state is next read.
+    _guard: GuardView | None = field(default=None, init=False, repr=False, compare=False)
+    _guard_at: float = field(default=0.0, init=False, repr=False, compare=False)
     messages: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     #: Closed candles each window still needs before every indicator is warm (0: warm).
     warmup_needed: int = 0
     #: Closed candles the least-filled window holds, while warming up.
     warmup_have: int = 0
+
+    @property
+    def guard_state(self) -> dict[str, str]:
+        """The risk guards' state for the dashboard (open trades, the day's P&L, streak, cool-down)."""
+        guard = self._guard
+        if guard is not None:
+            self._guard_state = guard.describe(self._guard_at)
+            self._guard = None
+        return self._guard_state
+
+    @guard_state.setter
+    def guard_state(self, value: dict[str, str]) -> None:
+        self._guard_state = value
+        self._guard = None
+
+    def guard_changed(self, guard: GuardView, now: float) -> None:
+        """The guard changed at ``now``: ``guard_state`` reads ``guard.describe(now)`` next time."""
+        self._guard = guard
+        self._guard_at = now
 
     @property
     def warming_up(self) -> bool:

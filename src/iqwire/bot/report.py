@@ -26,6 +26,9 @@ from iqwire.models import Outcome
 
 __all__ = ["TRADE_COLUMNS", "Report"]
 
+#: The ``by_product`` column each outcome is counted in.
+_OUTCOME_COLUMN = {Outcome.WIN: "wins", Outcome.LOSS: "losses", Outcome.EQUAL: "equals", Outcome.SOLD: "sold"}
+
 #: The CSV/Parquet columns: the fields of :class:`TradeRecord`, in order.
 TRADE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TradeRecord))
 
@@ -108,28 +111,44 @@ class Report:
 
         self.by_product: dict[str, dict[str, float]] = {}
         for t in self.records:
-            row = self.by_product.setdefault(
-                t.product, {"trades": 0, "wins": 0, "losses": 0, "equals": 0, "sold": 0, "pnl": 0.0}
-            )
+            row = self.by_product.get(t.product)
+            if row is None:
+                row = self.by_product[t.product] = {
+                    "trades": 0,
+                    "wins": 0,
+                    "losses": 0,
+                    "equals": 0,
+                    "sold": 0,
+                    "pnl": 0.0,
+                }
             row["trades"] += 1
-            key = {Outcome.WIN: "wins", Outcome.LOSS: "losses", Outcome.EQUAL: "equals", Outcome.SOLD: "sold"}
-            if t.outcome in key:
-                row[key[t.outcome]] += 1
+            counted = _OUTCOME_COLUMN.get(t.outcome)
+            if counted is not None:
+                row[counted] += 1
             row["pnl"] = round(row["pnl"] + t.pnl, 2)
 
-        self.equity: list[float] = [self.starting_balance]
-        peak = self.starting_balance
-        self.max_drawdown = 0.0
-        self.max_drawdown_pct = 0.0
+        # The equity curve and its drawdown in one pass (comparisons rather than max():
+        # a report of a long backtest walks thousands of trades).
+        start = self.starting_balance
+        equities = self.equity = [start]
+        peak = start
+        max_drawdown = max_drawdown_pct = 0.0
         running = 0.0
         for p in pnls:
             running += p
-            equity = self.starting_balance + running
-            self.equity.append(equity)
-            peak = max(peak, equity)
-            self.max_drawdown = max(self.max_drawdown, peak - equity)
+            equity = start + running
+            equities.append(equity)
+            if equity > peak:
+                peak = equity
+            drawdown = peak - equity
+            if drawdown > max_drawdown:
+                max_drawdown = drawdown
             if peak > 0:
-                self.max_drawdown_pct = max(self.max_drawdown_pct, 100.0 * (peak - equity) / peak)
+                drawdown_pct = 100.0 * drawdown / peak
+                if drawdown_pct > max_drawdown_pct:
+                    max_drawdown_pct = drawdown_pct
+        self.max_drawdown = max_drawdown
+        self.max_drawdown_pct = max_drawdown_pct
 
     @classmethod
     def from_state(cls, state: RunState, starting_balance: float) -> Report:

@@ -26,6 +26,9 @@ __all__ = ["BotRunner", "JournalLink"]
 
 log = logging.getLogger("iqwire.bot")
 
+#: The base class's ``on_trade_closed`` (it does nothing: the runner skips awaiting it).
+_BASE_ON_TRADE_CLOSED = Strategy.on_trade_closed
+
 
 @dataclass(frozen=True)
 class JournalLink:
@@ -39,7 +42,11 @@ class JournalLink:
 
 
 class BotRunner:
-    """Feeds one strategy; the caller decides where signals come from."""
+    """Feeds one strategy; the caller decides where signals come from.
+
+    ``quiet``: nothing shows the run's lines but the ``iqwire.bot`` log (a
+    backtest), so they are built only when that log takes INFO records.
+    """
 
     def __init__(
         self,
@@ -53,6 +60,7 @@ class BotRunner:
         window_size: int = 500,
         journal: JournalLink | None = None,
         margin: MarginTrading | None = None,
+        quiet: bool = False,
     ) -> None:
         self.strategy = strategy
         self.broker = broker
@@ -76,6 +84,13 @@ class BotRunner:
         # The journal row of each open trade, by server id.
         self._intents: dict[int, int] = {}
         self.errors = 0
+        # Quiet (a backtest): the run's lines reach only the log, so each is formatted
+        # only while the log shows INFO, not on every trade of the replay.
+        self._quiet = quiet
+
+    def _narrating(self) -> bool:
+        """Whether a line would reach anyone (a dashboard/emit, or the log at INFO)."""
+        return not self._quiet or log.isEnabledFor(logging.INFO)
 
     def resolve(self, active: str | int) -> int:
         """An active's id (see :meth:`Context.resolve`)."""
@@ -181,9 +196,8 @@ class BotRunner:
 
     async def trade_closed(self, record: TradeRecord) -> None:
         """One of the run's trades closed (or one an earlier run placed and this run adopted)."""
-        if self.state.open_trades.pop(record.id, None) is None and any(
-            t.id == record.id for t in self.state.closed
-        ):
+        state = self.state
+        if state.open_trades.pop(record.id, None) is None and any(t.id == record.id for t in state.closed):
             return  # already recorded: never count a trade twice
         link = self.journal
         intent_id = self._intents.pop(record.id, None)
@@ -195,16 +209,22 @@ class BotRunner:
                 close_price=record.close_price,
                 closed_at=record.expires_at,
             )
-        self.state.closed.append(record)
+        state.closed.append(record)
         now = self.broker.now()
-        self.state.server_time = max(self.state.server_time, now)
-        self.guard.closed(record.outcome, record.pnl, now)
-        self.state.guard_state = self.guard.describe(now)
-        name = self.state.names.get(record.active_id, record.active_id)
-        self.emit(
-            f"closed #{record.id} {name} {record.direction} {record.amount:g}: {record.outcome.name} {record.pnl:+.2f}"
-        )
-        await self.strategy.on_trade_closed(self.ctx, record)
+        if now > state.server_time:
+            state.server_time = now
+        guard = self.guard
+        guard.closed(record.outcome, record.pnl, now)
+        state.guard_changed(guard, now)
+        if self._narrating():
+            name = state.names.get(record.active_id, record.active_id)
+            self.emit(
+                f"closed #{record.id} {name} {record.direction} {record.amount:g}: "
+                f"{record.outcome.name} {record.pnl:+.2f}"
+            )
+        on_trade_closed = self.strategy.on_trade_closed
+        if getattr(on_trade_closed, "__func__", None) is not _BASE_ON_TRADE_CLOSED:
+            await on_trade_closed(self.ctx, record)  # (the base class's does nothing)
 
     # -- the one way to trade --------------------------------------------------------------
 
@@ -221,21 +241,23 @@ class BotRunner:
         active_id = self.resolve(active) if active is not None else self._current_active
         if active_id is None:
             raise ValueError("ctx.buy() needs active= outside a signal handler")
-        now = self.broker.now()
-        payout = self.broker.payout(active_id, product)
-        reason = self.guard.check(amount=amount, payout=payout, now=now)
-        self.state.guard_state = self.guard.describe(now)
+        broker, guard, state = self.broker, self.guard, self.state
+        now = broker.now()
+        payout = broker.payout(active_id, product)
+        reason = guard.check(amount=amount, payout=payout, now=now)
+        state.guard_changed(guard, now)
         link = self.journal
         if reason is not None:
             key = reason.split(":", 1)[0]
-            self.state.refusals[key] = self.state.refusals.get(key, 0) + 1
+            state.refusals[key] = state.refusals.get(key, 0) + 1
             if link is not None:
                 link.journal.record_guard_decision(
                     link.run_id, allowed=False, at=now, reason=reason, active_id=active_id, amount=amount
                 )
-            self.emit(f"refused: {reason}")
+            if self._narrating():
+                self.emit(f"refused: {reason}")
             return None
-        self.guard.opened(now)
+        guard.opened(now)
         intent_id = None
         if link is not None:
             # Durable before the request leaves: a crash after this line is reconciled, never re-sent.
@@ -243,7 +265,7 @@ class BotRunner:
             intent = Intent(product, active_id, direction, amount, expiration, link.balance_id, now, details)
             intent_id = link.journal.record_intent(link.run_id, intent, guarded=True)
         try:
-            trade = await self.broker.place(active_id, direction, amount, expiration, product, strike)
+            trade = await broker.place(active_id, direction, amount, expiration, product, strike)
         except IqwireError as exc:
             self._not_placed(exc, intent_id)
             return None
@@ -258,18 +280,19 @@ class BotRunner:
                     open_price=trade.open_price,
                     payout=trade.payout if trade.payout is not None else payout,
                 ),
-                at=self.broker.now(),
+                at=broker.now(),
                 reconciled=trade.reconciled,
             )
-        self.state.open_trades[trade.id] = trade
+        state.open_trades[trade.id] = trade
         if intent_id is not None:
             self._intents[trade.id] = intent_id
-        self.state.guard_state = self.guard.describe(now)
-        name = self.state.names.get(active_id, active_id)
-        what = "" if product == "blitz" else f"{product} "
-        self.emit(
-            f"opened #{trade.id} {name} {what}{direction} {amount:g} for {expiration}s at {trade.open_price}"
-        )
+        state.guard_changed(guard, now)
+        if self._narrating():
+            name = state.names.get(active_id, active_id)
+            what = "" if product == "blitz" else f"{product} "
+            self.emit(
+                f"opened #{trade.id} {name} {what}{direction} {amount:g} for {expiration}s at {trade.open_price}"
+            )
         return trade
 
     async def sell(self, trade: OpenTrade) -> TradeRecord | None:
