@@ -32,7 +32,7 @@ from iqwire.models import Candle, Outcome
 __all__ = ["BLITZ_EXPIRATIONS", "BacktestBroker", "BacktestResult", "run_backtest"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     trade: OpenTrade
     expires: int
@@ -139,6 +139,7 @@ class BacktestBroker:
         )
         self._balance -= amount
         expires = terms.expires
+        payout = round(terms.payout, 2)
         trade = OpenTrade(
             id=self._next_id,
             active_id=active_id,
@@ -147,12 +148,12 @@ class BacktestBroker:
             expires_at=expires,
             open_price=price,
             opened_at=self.time,
-            payout=round(terms.payout, 2),
+            payout=payout,
             product=product,
             strike=terms.strike if product == "digital" else None,
         )
         self._next_id += 1
-        self._open.append(_Open(trade, expires, round(terms.payout, 2), self.time, terms))
+        self._open.append(_Open(trade, expires, payout, self.time, terms))
         if expires < self.next_expiry:
             self.next_expiry = expires
         return trade
@@ -243,13 +244,20 @@ class BacktestResult:
         )
 
 
+#: The replay's route before the first candle (no active id equals it, not even ``None``).
+_NO_ROUTE = object()
+
+
 async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[Candle]) -> int:
     """Feed every candle through the broker's price book, the windows and the strategy; the count.
 
-    ``broker.observe``, ``runner.candle`` and the window's ``update`` for a closed
-    candle in order are inlined: nothing here switches tasks (the broker never
-    waits), a plain ``def on_candle`` costs no coroutine, and the candle of the
-    previous one's (active, size) costs no call before the strategy's.
+    ``broker.observe``, ``runner.candle`` and, for a closed candle after the newest
+    one with nothing forming (a stored series' every candle), the window's
+    ``update`` are inlined: nothing here switches tasks (the broker never waits), a
+    plain ``def on_candle`` costs no coroutine, and a candle of the previous one's
+    (active, size) costs no call before the strategy's. Anything else (another
+    route, a forming, late or duplicate candle) takes ``runner.take`` or
+    ``CandleWindow.update`` itself.
     """
     strategy, state, ctx = runner.strategy, runner.state, runner.ctx
     take = runner.take
@@ -257,18 +265,21 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
     # Stored candles are closed; a forming one (a live recording) reaches ``on_tick``,
     # when the strategy has one (the base class's does nothing).
     ticks = type(strategy).on_tick is not Strategy.on_tick
-    route_active: int | None = None
+    route_active: object = _NO_ROUTE
     route_size: int | None = None
     window = CandleWindow(1)
-    window_update, prices_append = window.update, deque[float]().append
+    window_update = window.update
+    prices_append, closes_append = deque[float]().append, deque[float]().append
+    candles_append = deque[Candle]().append
     book_active: int | None = None
     ends: list[int] = []
     closes: list[float] = []
     last_end: float = -math.inf  # ends[-1] (only this loop appends to the book while it runs)
     count = 0
     for candle in candles:
+        count += 1
         end = candle.end
-        now = broker.time = float(end)
+        now = broker.time = end + 0.0  # float(end), exactly (a unix second is far below 2**53)
         active_id = candle.active_id
         if active_id is not None:
             if active_id != book_active:
@@ -284,7 +295,7 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
             for record in broker.due(now):
                 await runner.trade_closed(record)
         state.server_time = now
-        if active_id is not None and active_id == route_active and candle.size == route_size:
+        if active_id == route_active and candle.size == route_size:
             # runner.take's own path for the (active, size) of the previous candle.
             close = candle.close
             prices_append(close)
@@ -295,31 +306,33 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
                 and start > window._last_start
                 and (at is None or at >= end * 1_000_000_000)
             ):
-                # window.update of a closed candle after the newest one, nothing forming
-                # (a stored series' every candle): commit it.
-                window._candles.append(candle)
+                # CandleWindow.update's commit of a closed candle: it closes no forming
+                # one and forms none, so on_tick is not due.
+                candles_append(candle)
                 window._last_start = start
-                window._closes.append(close)
-                for update in window._updates:
+                closes_append(close)
+                for update in window._updates:  # (read each time: ``add`` may extend it)
                     update(close)
-                closed: Candle | None = candle
-            else:
-                closed = window.last if window_update(candle) else None
+                pending = on_candle(ctx, candle)
+                if pending is not None:
+                    await pending
+                continue
+            closed = window.last if window_update(candle) else None
         else:
             closed = take(candle)
             route = runner.route
             if route is not None and route[2].active_id == route[0]:
                 route_active, route_size, window, prices = route
                 window_update, prices_append = window.update, prices.append
+                candles_append, closes_append = window._candles.append, window._closes.append
             else:  # (a window fed another active's candles first: take() decides every time)
-                route_active = None
+                route_active = _NO_ROUTE
         if closed is not None:
             pending = on_candle(ctx, closed)
             if pending is not None:
                 await pending
         if ticks and runner.forming(candle):
             await strategy.on_tick(ctx, candle)
-        count += 1
     return count
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import islice
 from dataclasses import dataclass
 
 from iqwire.errors import InvalidOrder
@@ -52,12 +53,18 @@ SALE_DEADTIME = {"turbo": 15, "binary": 120, "digital": 10}
 DEFAULT_VOLATILITY = 2e-5
 
 
+def _first(size: int, deadtime: int, now: float) -> int:
+    """The first multiple of ``size`` after ``now`` more than ``deadtime`` seconds away."""
+    first = (math.floor(now) // size + 1) * size
+    while first - deadtime <= now:
+        first += size
+    return first
+
+
 def _grid(sizes: tuple[int, ...], count: int, deadtime: int, now: float) -> list[int]:
     out: set[int] = set()
     for size in sizes:
-        first = (math.floor(now) // size + 1) * size
-        while first - deadtime <= now:
-            first += size
+        first = _first(size, deadtime, now)
         out.update(first + k * size for k in range(count))
     return sorted(out)
 
@@ -78,11 +85,12 @@ def expiry(product: str, now: float, expiration: int) -> int:
             raise InvalidOrder(f"expiration {expiration}s is not offered (offered: {BLITZ_EXPIRATIONS})")
         return math.floor(now) + expiration
     if product == "turbo":
-        offered = _grid(*_TURBO, now)
-        durations = [60 * (k + 1) for k in range(len(offered))]
+        # The grid of one size: its k-th expiry is the first + k minutes (what _grid lists).
+        (size,), count, deadtime = _TURBO
+        durations = [size * (k + 1) for k in range(count)]
         if expiration not in durations:
             raise InvalidOrder(f"turbo expiration {expiration}s is not offered (offered: {durations})")
-        return offered[durations.index(expiration)]
+        return _first(size, deadtime, now) + durations.index(expiration) * size
     if product == "binary":
         later = [e for e in _grid(*_BINARY, now) if e - now >= expiration]
         if expiration <= 0 or not later:
@@ -91,13 +99,17 @@ def expiry(product: str, now: float, expiration: int) -> int:
     if product == "digital":
         if expiration not in DIGITAL_PERIODS:
             raise InvalidOrder(f"digital period {expiration}s is not offered (periods: {DIGITAL_PERIODS})")
-        return _grid((expiration,), 1, _DIGITAL_DEADTIME, now)[0]
+        return _first(expiration, _DIGITAL_DEADTIME, now)
     raise InvalidOrder(f"product must be one of {', '.join(PRODUCTS)}, not {product!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OptionTerms:
-    """What an option was bought on: its expiry, payout percent and, for digital, strike and ask."""
+    """What an option was bought on: its expiry, payout percent and, for digital, strike and ask.
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``,
+    and a backtest builds one per trade (nothing changes one after ``open_terms``).
+    """
 
     product: str
     direction: str
@@ -184,13 +196,20 @@ def estimate_volatility(times: Sequence[float], prices: Sequence[float], window:
     0.0001
     """
     times, prices = times[-window:], prices[-window:]
+    if len(times) < len(prices):
+        raise ValueError(f"{len(prices)} prices but only {len(times)} times")
     squares = 0.0
     span = 0.0
-    for k in range(1, len(prices)):
-        step = times[k] - times[k - 1]
-        if step > 0 and prices[k] > 0 and prices[k - 1] > 0:
-            squares += math.log(prices[k] / prices[k - 1]) ** 2
-            span += step
+    if prices:
+        # One pass over pairs (a backtest estimates it for every digital option it buys).
+        log = math.log
+        before_t, before_p = times[0], prices[0]
+        for t, p in zip(islice(times, 1, None), islice(prices, 1, None)):
+            step = t - before_t
+            if step > 0 and p > 0 and before_p > 0:
+                squares += log(p / before_p) ** 2
+                span += step
+            before_t, before_p = t, p
     if span <= 0 or squares <= 0:
         return DEFAULT_VOLATILITY
     return math.sqrt(squares / span)

@@ -88,10 +88,6 @@ class BotRunner:
         # only while the log shows INFO, not on every trade of the replay.
         self._quiet = quiet
 
-    def _narrating(self) -> bool:
-        """Whether a line would reach anyone (a dashboard/emit, or the log at INFO)."""
-        return not self._quiet or log.isEnabledFor(logging.INFO)
-
     def resolve(self, active: str | int) -> int:
         """An active's id (see :meth:`Context.resolve`)."""
         return self.ctx.resolve(active)
@@ -216,7 +212,7 @@ class BotRunner:
         guard = self.guard
         guard.closed(record.outcome, record.pnl, now)
         state.guard_changed(guard, now)
-        if self._narrating():
+        if not self._quiet or log.isEnabledFor(logging.INFO):  # someone reads the line
             name = state.names.get(record.active_id, record.active_id)
             self.emit(
                 f"closed #{record.id} {name} {record.direction} {record.amount:g}: "
@@ -254,7 +250,7 @@ class BotRunner:
                 link.journal.record_guard_decision(
                     link.run_id, allowed=False, at=now, reason=reason, active_id=active_id, amount=amount
                 )
-            if self._narrating():
+            if not self._quiet or log.isEnabledFor(logging.INFO):  # someone reads the line
                 self.emit(f"refused: {reason}")
             return None
         guard.opened(now)
@@ -287,7 +283,7 @@ class BotRunner:
         if intent_id is not None:
             self._intents[trade.id] = intent_id
         state.guard_changed(guard, now)
-        if self._narrating():
+        if not self._quiet or log.isEnabledFor(logging.INFO):  # someone reads the line
             name = state.names.get(active_id, active_id)
             what = "" if product == "blitz" else f"{product} "
             self.emit(

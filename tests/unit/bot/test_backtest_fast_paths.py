@@ -1,0 +1,341 @@
+"""The backtest's fast paths answer exactly like the slow ones they stand for.
+
+``run_backtest``'s replay inlines the price book, the route and the window's
+commit of an in-order closed candle; the broker finds the newest price without a
+bisect and settles a lone open trade without sorting; expiries and the volatility
+estimate are computed in one pass. Each is checked here against the plain
+per-candle path (``broker.observe`` + ``runner.take``), or the formula it replaced,
+on arbitrary input: late, duplicate and forming candles, several actives and sizes,
+every product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from iqwire.bot import Context, RiskLimits, RunState, Strategy
+from iqwire.bot.backtest import BacktestBroker, run_backtest
+from iqwire.bot.indicators import RSI
+from iqwire.bot.option_terms import DEFAULT_VOLATILITY, estimate_volatility, expiry
+from iqwire.bot.records import TradeRecord
+from iqwire.bot.report import Report
+from iqwire.bot.risk import RiskGuard
+from iqwire.bot.runner import BotRunner
+from iqwire.models import Candle
+
+T0 = 1_770_899_100
+NO_LIMITS = RiskLimits(
+    max_stake=None,
+    max_open_trades=None,
+    daily_loss_limit=None,
+    max_trades_per_minute=None,
+    cooldown_after_losses=None,
+    min_payout=None,
+)
+PAYOUTS = {76: 88.0, 81: 85.0}
+#: (product, expiration) bought in turn.
+ORDERS = (("blitz", 5), ("digital", 60), ("turbo", 60), ("blitz", 10), ("binary", 300))
+
+
+def _resolve(active: str | int) -> int:
+    return int(active)
+
+
+def _candle(n: int, start: int, size: int, close: float, active: int = 76, at: int | None = None) -> Candle:
+    end = start + size
+    return Candle(
+        id=n,
+        start=start,
+        end=end,
+        open=close,
+        close=close,
+        low=close,
+        high=close,
+        active_id=active,
+        size=size,
+        at=at,
+    )
+
+
+class Recorder(Strategy):
+    """Writes down what it sees on every signal, and buys every few candles."""
+
+    actives = [76, 81]
+    sizes = [5, 60]
+    params: dict[str, Any] = {"every": 3}
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.seen: list[tuple[Any, ...]] = []
+        self.bought = 0
+
+    async def on_start(self, ctx: Context) -> None:
+        ctx.window(76, 5).add("rsi", RSI(3))
+
+    def on_candle(self, ctx: Context, candle: Candle) -> Any:
+        assert candle.active_id is not None and candle.size is not None
+        window = ctx.window(candle.active_id, candle.size)
+        rsi = window["rsi"].value if "rsi" in window else None
+        self.seen.append(
+            ("candle", candle.id, ctx.now, ctx.state.server_time, tuple(window.closes(4)), rsi, len(window))
+        )
+        if candle.id % self.params["every"] == 0:
+            product, expiration = ORDERS[self.bought % len(ORDERS)]
+            self.bought += 1
+            return ctx.buy("call" if candle.id % 2 else "put", 1.0, expiration, product=product)
+        return None
+
+    async def on_trade_closed(self, ctx: Context, result: TradeRecord) -> None:
+        self.seen.append(("closed", result.id, ctx.now))
+
+
+class TickRecorder(Recorder):
+    """The same, with ``on_tick`` (forming candles reach it)."""
+
+    async def on_tick(self, ctx: Context, candle: Candle) -> None:
+        self.seen.append(("tick", candle.id, ctx.now))
+
+
+async def _slow_backtest(strategy: Strategy, series: list[Candle]) -> tuple[RunState, float, int]:
+    """The per-candle path the replay inlines: ``broker.observe``, ``runner.take``, the strategy."""
+    broker = BacktestBroker(PAYOUTS, 10_000.0)
+    state = RunState(mode="backtest", balance=10_000.0)
+    runner = BotRunner(
+        strategy, broker, RiskGuard(NO_LIMITS), state=state, resolve=_resolve, emit=lambda _: None
+    )
+    await runner.start()
+    for candle in series:
+        broker.observe(candle)
+        now = broker.time = float(candle.end)
+        for record in broker.due(now):
+            await runner.trade_closed(record)
+        state.server_time = now
+        closed = runner.take(candle)
+        if closed is not None:
+            pending = strategy.on_candle(runner.ctx, closed)
+            if pending is not None:
+                await pending
+        if type(strategy).on_tick is not Strategy.on_tick and runner.forming(candle):
+            await strategy.on_tick(runner.ctx, candle)
+    for record in broker.due(broker.time):
+        await runner.trade_closed(record)
+    await runner.stop()
+    return state, broker.balance() or 0.0, broker.unsettled
+
+
+@st.composite
+def candle_series(draw: st.DrawFn) -> list[Candle]:
+    """One replay order of candles: mostly in order, with late, duplicate and forming ones."""
+    count = draw(st.integers(1, 60))
+    out: list[Candle] = []
+    index = 0
+    for n in range(count):
+        index += draw(st.sampled_from([0, 1, 1, 1, 2, -1]))  # repeats, gaps, a step back
+        active = draw(st.sampled_from([76, 76, 76, 81]))
+        size = draw(st.sampled_from([5, 5, 5, 60]))
+        start = T0 + index * size
+        end = start + size
+        close = draw(st.sampled_from([1.0, 1.1, 1.2, 1.25, 0.9]))
+        kind = draw(st.sampled_from(["closed", "closed", "closed", "forming", "no-at"]))
+        at = None if kind == "no-at" else (start + 1 if kind == "forming" else end) * 1_000_000_000
+        out.append(_candle(n + 1, start, size, close, active, at))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(series=candle_series(), ticks=st.booleans(), every=st.integers(1, 4))
+def test_replay_answers_as_the_per_candle_path(series: list[Candle], ticks: bool, every: int) -> None:
+    kind = TickRecorder if ticks else Recorder
+    fast, slow = kind(every=every), kind(every=every)
+    result = asyncio.run(run_backtest(fast, [series], payouts=PAYOUTS, limits=NO_LIMITS, resolve=_resolve))
+    state, balance, unsettled = asyncio.run(_slow_backtest(slow, series))
+    assert fast.seen == slow.seen
+    assert result.state.closed == state.closed
+    assert (result.final_balance, result.unsettled, result.candles) == (balance, unsettled, len(series))
+    assert {k: list(v) for k, v in result.state.prices.items()} == {
+        k: list(v) for k, v in state.prices.items()
+    }
+    assert result.state.guard_state == state.guard_state
+    assert result.state.server_time == state.server_time
+
+
+def test_replay_of_merged_series_matches_the_per_candle_path() -> None:
+    fives = [_candle(i + 1, T0 + 5 * i, 5, 1.0 + (i % 7) / 100) for i in range(300)]
+    minutes = [_candle(1000 + i, T0 + 60 * i, 60, 1.0 + (i % 3) / 50, 81) for i in range(25)]
+    merged = sorted([*fives, *minutes], key=lambda c: (c.end, c.size or 0))
+    fast, slow = Recorder(every=4), Recorder(every=4)
+    result = asyncio.run(
+        run_backtest(fast, [fives, minutes], payouts=PAYOUTS, limits=NO_LIMITS, resolve=_resolve)
+    )
+    state, balance, _ = asyncio.run(_slow_backtest(slow, merged))
+    assert fast.seen == slow.seen and len(fast.seen) > 300
+    assert result.state.closed == state.closed and result.final_balance == balance
+
+
+@given(
+    ends=st.lists(st.integers(0, 50), max_size=30).map(sorted),
+    t=st.floats(-5, 60, allow_nan=False),
+)
+def test_price_at_matches_bisect(ends: list[int], t: float) -> None:
+    broker = BacktestBroker({76: 80.0}, 100.0)
+    book_ends, book_closes = broker.book(76)
+    book_ends.extend(ends)
+    book_closes.extend(float(k) for k in range(len(ends)))
+    index = bisect.bisect_right(ends, t) - 1
+    assert broker.price_at(76, t) == (None if not ends or index < 0 else float(index))
+
+
+def _grid_reference(sizes: tuple[int, ...], count: int, deadtime: int, now: float) -> list[int]:
+    out: set[int] = set()
+    for size in sizes:
+        first = (math.floor(now) // size + 1) * size
+        while first - deadtime <= now:
+            first += size
+        out.update(first + k * size for k in range(count))
+    return sorted(out)
+
+
+@given(
+    now=st.floats(1_700_000_000, 1_800_000_000),
+    expiration=st.sampled_from([0, 30, 60, 120, 180, 240, 300, 360, 900]),
+)
+def test_expiry_matches_the_grids(now: float, expiration: int) -> None:
+    turbo = _grid_reference((60,), 5, 30, now)
+    durations = [60 * (k + 1) for k in range(5)]
+    if expiration in durations:
+        assert expiry("turbo", now, expiration) == turbo[durations.index(expiration)]
+    else:
+        with pytest.raises(Exception, match="turbo expiration"):
+            expiry("turbo", now, expiration)
+    if expiration in (60, 300, 900):
+        assert expiry("digital", now, expiration) == _grid_reference((expiration,), 1, 10, now)[0]
+
+
+def _volatility_reference(times: list[float], prices: list[float], window: int = 300) -> float:
+    times, prices = times[-window:], prices[-window:]
+    squares = span = 0.0
+    for k in range(1, len(prices)):
+        step = times[k] - times[k - 1]
+        if step > 0 and prices[k] > 0 and prices[k - 1] > 0:
+            squares += math.log(prices[k] / prices[k - 1]) ** 2
+            span += step
+    if span <= 0 or squares <= 0:
+        return DEFAULT_VOLATILITY
+    return math.sqrt(squares / span)
+
+
+@given(
+    points=st.lists(
+        st.tuples(st.integers(0, 3), st.floats(-1.0, 2.0, allow_nan=False, allow_infinity=False)),
+        max_size=400,
+    ),
+    window=st.sampled_from([2, 5, 300]),
+)
+def test_volatility_matches_the_loop(points: list[tuple[int, float]], window: int) -> None:
+    times: list[float] = []
+    t = 0
+    for step, _ in points:
+        t += step
+        times.append(t)
+    prices = [p for _, p in points]
+    assert estimate_volatility(times, prices, window) == _volatility_reference(times, prices, window)
+
+
+def test_guard_state_is_described_when_read() -> None:
+    """The lazy guard state reads what an eager describe after each event would have."""
+    guard = RiskGuard(RiskLimits(cooldown_after_losses=1, cooldown_seconds=100))
+    state = RunState()
+    assert state.guard_state == {}
+    guard.opened(10.0)
+    state.guard_changed(guard, 10.0)
+    assert state.guard_state == guard.describe(10.0) == {"open": "1/5", "today": "+0.00", "streak": "0"}
+    from iqwire.models import Outcome
+
+    guard.closed(Outcome.LOSS, -5.0, 20.0)
+    state.guard_changed(guard, 20.0)
+    assert state.guard_state == {"open": "0/5", "today": "-5.00", "streak": "1", "cooldown": "100s"}
+    state.guard_state = {"open": "set"}  # an explicit value wins until the guard changes again
+    assert state.guard_state == {"open": "set"}
+
+
+class OneTrade(Strategy):
+    actives = [76]
+    sizes = [5]
+
+    def on_candle(self, ctx: Context, candle: Candle) -> Any:
+        return ctx.buy("call", 1.0, 5) if candle.id == 1 else None
+
+
+def _candles(n: int) -> list[Candle]:
+    return [_candle(i + 1, T0 + 5 * i, 5, 1.0 + i / 100) for i in range(n)]
+
+
+async def test_quiet_backtest_logs_its_lines_when_info_is_on(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="iqwire.bot"):
+        await run_backtest(OneTrade(), [_candles(4)], payouts=PAYOUTS, limits=NO_LIMITS, resolve=_resolve)
+    lines = [r.getMessage() for r in caplog.records if r.name == "iqwire.bot"]
+    assert lines == ["opened #1 76 call 1 for 5s at 1.0", "closed #1 76 call 1: WIN +0.88"]
+
+
+async def test_quiet_runner_builds_no_line_when_nobody_reads(caplog: pytest.LogCaptureFixture) -> None:
+    emitted: list[str] = []
+    broker = BacktestBroker(PAYOUTS, 100.0)
+    runner = BotRunner(
+        OneTrade(), broker, RiskGuard(NO_LIMITS), resolve=_resolve, emit=emitted.append, quiet=True
+    )
+    with caplog.at_level(logging.WARNING, logger="iqwire.bot"):
+        broker.observe(_candles(1)[0])
+        broker.time = T0 + 5.0
+        trade = await runner.buy("call", 1.0, 5, 76)
+    assert trade is not None and emitted == []
+    loud = BotRunner(OneTrade(), broker, RiskGuard(NO_LIMITS), resolve=_resolve, emit=emitted.append)
+    await loud.buy("call", 1.0, 5, 76)
+    assert emitted == ["opened #2 76 call 1 for 5s at 1.0"]
+
+
+async def test_ctx_buy_is_the_runner_coroutine() -> None:
+    broker = BacktestBroker(PAYOUTS, 100.0)
+    broker.observe(_candles(1)[0])
+    broker.time = T0 + 5.0
+    runner = BotRunner(OneTrade(), broker, RiskGuard(NO_LIMITS), resolve=_resolve)
+    trade = await asyncio.create_task(runner.ctx.buy("put", 2.0, 5, active=76))
+    assert trade is not None and (trade.direction, trade.amount) == ("put", 2.0)
+    assert runner.state.guard_state["open"] == "1/∞"
+
+
+def test_report_drawdown_and_products() -> None:
+    from iqwire.models import Outcome
+
+    def record(n: int, pnl: float, outcome: Outcome, product: str) -> TradeRecord:
+        return TradeRecord(n, 76, "call", 10.0, 80.0, 0.0, 1.0, 1.0, 1.0, outcome, pnl, product)
+
+    report = Report(
+        [
+            record(1, 8.0, Outcome.WIN, "blitz"),
+            record(2, -10.0, Outcome.LOSS, "digital"),
+            record(3, -10.0, Outcome.LOSS, "blitz"),
+            record(4, 0.0, Outcome.EQUAL, "blitz"),
+            record(5, -3.5, Outcome.SOLD, "turbo"),
+        ],
+        100.0,
+    )
+    assert report.equity == [100.0, 108.0, 98.0, 88.0, 88.0, 84.5]
+    assert report.max_drawdown == pytest.approx(23.5)
+    assert report.max_drawdown_pct == pytest.approx(100 * 23.5 / 108)
+    assert report.by_product["blitz"] == {
+        "trades": 3,
+        "wins": 1,
+        "losses": 1,
+        "equals": 1,
+        "sold": 0,
+        "pnl": -2.0,
+    }
+    assert report.by_product["turbo"]["sold"] == 1
