@@ -35,14 +35,7 @@ from iqwire.sim.actives import find_active
 from iqwire.sim.prices import PriceModel
 
 ACTIVE, SIZE = 76, 5
-NO_LIMITS = RiskLimits(
-    max_stake=None,
-    max_open_trades=None,
-    daily_loss_limit=None,
-    max_trades_per_minute=None,
-    cooldown_after_losses=None,
-    min_payout=None,
-)
+NO_LIMITS = RiskLimits.unlimited()
 
 
 def _resolve(active: str | int) -> int:

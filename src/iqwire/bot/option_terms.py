@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 
 from iqwire.errors import InvalidOrder
 from iqwire.models import Outcome
@@ -204,7 +204,7 @@ def estimate_volatility(times: Sequence[float], prices: Sequence[float], window:
         # One pass over pairs (a backtest estimates it for every digital option it buys).
         log = math.log
         before_t, before_p = times[0], prices[0]
-        for t, p in zip(islice(times, 1, None), islice(prices, 1, None)):
+        for t, p in zip(islice(times, 1, None), islice(prices, 1, None), strict=False):
             step = t - before_t
             if step > 0 and p > 0 and before_p > 0:
                 squares += log(p / before_p) ** 2

@@ -34,6 +34,24 @@ class RiskLimits:
     min_payout: float | None = 70.0
 
     @classmethod
+    def unlimited(cls) -> RiskLimits:
+        """Every guard switched off: a backtest of the strategy alone (research, benchmarks).
+
+        Example::
+
+            result = await run_backtest(strategy, series, payouts={76: 88}, limits=RiskLimits.unlimited(),
+                                        resolve=resolve_active_id)
+        """
+        return cls(
+            max_stake=None,
+            max_open_trades=None,
+            daily_loss_limit=None,
+            max_trades_per_minute=None,
+            cooldown_after_losses=None,
+            min_payout=None,
+        )
+
+    @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> RiskLimits:
         """Build from a config table; unknown keys are an error."""
         known = {f.name for f in fields(cls)}

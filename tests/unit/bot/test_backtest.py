@@ -17,14 +17,7 @@ from iqwire.sim.prices import PriceModel
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 T0 = 1_770_899_100
-NO_LIMITS = RiskLimits(
-    max_stake=None,
-    max_open_trades=None,
-    daily_loss_limit=None,
-    max_trades_per_minute=None,
-    cooldown_after_losses=None,
-    min_payout=None,
-)
+NO_LIMITS = RiskLimits.unlimited()
 
 
 def _resolve(active: str | int) -> int:

@@ -32,14 +32,7 @@ from iqwire.bot.runner import BotRunner
 from iqwire.models import Candle
 
 T0 = 1_770_899_100
-NO_LIMITS = RiskLimits(
-    max_stake=None,
-    max_open_trades=None,
-    daily_loss_limit=None,
-    max_trades_per_minute=None,
-    cooldown_after_losses=None,
-    min_payout=None,
-)
+NO_LIMITS = RiskLimits.unlimited()
 PAYOUTS = {76: 88.0, 81: 85.0}
 #: (product, expiration) bought in turn.
 ORDERS = (("blitz", 5), ("digital", 60), ("turbo", 60), ("blitz", 10), ("binary", 300))
