@@ -86,9 +86,9 @@ class Simulator(AiohttpServer):
 
     async def _tick(self) -> None:
         speed = getattr(self.clock, "speed", 1.0)
-        interval = max(0.01, self.config.push_interval / speed)
+        push = self.config.push_interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(_until_next_step(self.clock.now(), push, speed))
             try:
                 self.engine.advance_to(self.clock.now(), exact=False)
             except Exception:  # the server must outlive a bug in one step
@@ -197,6 +197,26 @@ class Simulator(AiohttpServer):
         if user is None:
             raise KeyError(f"no simulator account {email!r}")
         return self.engine.ledger.open_positions(user) + self.engine.ledger.closed_positions(user)
+
+
+#: Real seconds between steps of a real clock, at least (a fast clock skips push instants).
+_MIN_STEP = 0.01
+#: Real seconds a step waits past its push instant, so that instant's tick is in it.
+_PAST_INSTANT = 0.001
+
+
+def _until_next_step(now: float, push_interval: float, speed: float) -> float:
+    """Real seconds until the real clock's next step: just past the next push instant.
+
+    Steps on the push instants (every ``push_interval`` of simulated time, as on the
+    manual clock) push each tick as soon as it exists, four pushes a simulated second
+    however long a step takes. When the instants are closer than ``_MIN_STEP`` real
+    seconds, a step comes every ``_MIN_STEP`` and covers the instants in between.
+    """
+    if push_interval / speed < _MIN_STEP:
+        return _MIN_STEP
+    following = (math.floor(now / push_interval) + 1) * push_interval
+    return (following - now) / speed + _PAST_INSTANT
 
 
 #: Real seconds of latency a sped-up simulator still grants a client's ``expired``.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from iqwire.sim.clock import Clock, ManualClock, SystemClock
+from iqwire.sim.simulator import _MIN_STEP, _PAST_INSTANT, _until_next_step
 
 
 def _read(clock: Clock) -> float:
@@ -76,3 +79,26 @@ def test_a_sped_up_clock_keeps_half_a_real_second_of_expiry_tolerance(
 
     simulator = Simulator(clock=SystemClock(speed=speed), config=SimConfig(expiry_tolerance=configured))
     assert simulator.config.expiry_tolerance == expected
+
+
+@given(
+    now=st.floats(min_value=1_700_000_000, max_value=1_800_000_000, allow_nan=False),
+    speed=st.sampled_from([0.5, 1.0, 2.0, 10.0]),
+)
+def test_a_real_clock_steps_just_past_the_next_push_instant(now: float, speed: float) -> None:
+    push = 0.25
+    delay = _until_next_step(now, push, speed)
+    instant = now + (delay - _PAST_INSTANT) * speed
+    assert instant > now
+    assert instant - now <= push + 1e-5
+    assert abs(instant / push - round(instant / push)) < 1e-4  # a push instant (to float precision)
+
+
+def test_a_step_that_took_long_still_lands_on_the_next_instant() -> None:
+    assert _until_next_step(1_770_000_000.0, 0.25, 1.0) == pytest.approx(0.25 + _PAST_INSTANT)
+    assert _until_next_step(1_770_000_000.2, 0.25, 1.0) == pytest.approx(0.05 + _PAST_INSTANT)
+    assert _until_next_step(1_770_000_000.2, 0.25, 2.0) == pytest.approx(0.025 + _PAST_INSTANT)
+
+
+def test_a_clock_too_fast_for_every_instant_steps_every_ten_milliseconds() -> None:
+    assert _until_next_step(1_770_000_000.2, 0.25, 50.0) == _MIN_STEP
