@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iqwire.bot.margin import MarginLimits
 from iqwire.bot.risk import RiskLimits
 from iqwire.bot.strategy import Strategy
 
@@ -73,12 +74,15 @@ class RunConfig:
         period = 14
         [risk]
         max_stake = 50
+        [margin]                # present: ctx.order / ctx.close trade margin (iqwire.bot.margin)
+        max_open = 2
     """
 
     strategy: str | None = None
     balance: str = "demo"
     params: dict[str, Any] = field(default_factory=dict)
     risk: RiskLimits = field(default_factory=RiskLimits)
+    margin: MarginLimits | None = None
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -88,7 +92,7 @@ def load_config(path: str | Path) -> RunConfig:
         ValueError: an unknown key or a wrong value.
     """
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    known = {"strategy", "balance", "params", "risk"}
+    known = {"strategy", "balance", "params", "risk", "margin"}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown run setting(s): {', '.join(sorted(unknown))}")
@@ -97,4 +101,5 @@ def load_config(path: str | Path) -> RunConfig:
         balance=str(data.get("balance", "demo")),
         params=dict(data.get("params", {})),
         risk=RiskLimits.from_mapping(dict(data.get("risk", {}))),
+        margin=MarginLimits.from_mapping(dict(data["margin"])) if "margin" in data else None,
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from iqwire.bot.journal import Answer, Intent, TradeStatus
@@ -59,6 +59,19 @@ class MarginLimits:
     max_exposure: float | None = None
     min_margin_level: float | None = None
     max_open: int | None = None
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> MarginLimits:
+        """Build from a run configuration's ``[margin]`` table; unknown keys are an error.
+
+        >>> MarginLimits.from_mapping({"max_open": 2})
+        MarginLimits(max_exposure=None, min_margin_level=None, max_open=2)
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown margin setting(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
 
 
 @dataclass
@@ -405,6 +418,7 @@ class TraderMarginBroker:
         self.fill_timeout = fill_timeout
         self.balance = balance
         self.on_closed: Callable[[MarginTicket], None] | None = None
+        self._marginal_id: int | None = None
         self._orders: dict[int, MarginOrder] = {}
         self._tickets: dict[int, MarginTicket] = {}
         self._figures: MarginAccountView = MarginAccountView(0.0, 0.0, 0.0, None, 0.0)
@@ -440,7 +454,9 @@ class TraderMarginBroker:
         Raises:
             UnknownBalance: the account has none of that type.
         """
-        return (await marginal_balance(self.trader.desk, await self._balance_type())).id
+        if self._marginal_id is None:  # balance ids do not change: asked once
+            self._marginal_id = (await marginal_balance(self.trader.desk, await self._balance_type())).id
+        return self._marginal_id
 
     async def _balance_type(self) -> BalanceType:
         if isinstance(self.balance, BalanceType):
@@ -452,7 +468,7 @@ class TraderMarginBroker:
 
     async def describe(self, active: str | int) -> tuple[str, int, int | None]:
         """``(product, active_id, balance_id)`` of an order on ``active``, for the journal (nothing sent)."""
-        found = await self.trader.margin.instruments.find(active)
+        found = await self.trader.margin_instrument(active)
         return found.instrument_type, found.active_id, await self.marginal_balance_id()
 
     async def refresh(self) -> None:

@@ -31,6 +31,7 @@ from iqwire.bot.journal import Journal, default_journal_path
 from iqwire.bot.journal_report import journal_report
 from iqwire.bot.live import LiveResult, LiveSession
 from iqwire.bot.lockstep import LockStep
+from iqwire.bot.margin import MarginLimits
 from iqwire.bot.records import RunState
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskLimits
@@ -125,6 +126,7 @@ class _RunPlan:
     duration: float | None
     limits: RiskLimits
     journal: Path | None = None
+    margin: MarginLimits | None = None
 
 
 def _journal_path(plan: _RunPlan, client: AsyncClient, user_id: int) -> Path:
@@ -199,6 +201,7 @@ async def _run_journaled(
                     # A fresh embedded simulator knows no earlier trade: nothing to resume.
                     recover=recover,
                     lockstep=lockstep,
+                    margin=plan.margin,
                 )
                 result = await session.run(duration=plan.duration, stop=stop)
         finally:
@@ -325,7 +328,7 @@ def run(
         fail("--real applies to --live only: --sim trades the simulator's demo balance", EXIT_USAGE)
     if mode == "paper" and chosen is not BalanceChoice.DEMO:
         fail(f"--sim trades the simulator's demo balance, not {chosen.value}; use --live", EXIT_USAGE)
-    plan = _RunPlan(mode, chosen, real, duration, loaded.config.risk, journal)
+    plan = _RunPlan(mode, chosen, real, duration, loaded.config.risk, journal, loaded.config.margin)
     options = ConnectionOptions(mode == "paper", ws_url, login_url, email, password, seed, speed, now)
     console = stdout_console()
     with cli_errors():

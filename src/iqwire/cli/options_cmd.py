@@ -48,7 +48,19 @@ from iqwire.sync import Client, SyncTrade, Trader
 from iqwire.trading.digital import DigitalStrikes
 from iqwire.trading.trade import TradeResult
 
-__all__ = ["Product", "app", "journaled", "parse_strike", "place", "refuse_bad_expiration", "sell", "strikes"]
+__all__ = [
+    "Product",
+    "app",
+    "cli_account",
+    "cli_journal",
+    "cli_journal_path",
+    "journaled",
+    "parse_strike",
+    "place",
+    "refuse_bad_expiration",
+    "sell",
+    "strikes",
+]
 
 app = typer.Typer()
 
@@ -109,6 +121,44 @@ def place(
     return trader.buy_blitz(active_id, direction, amount, expiration, balance=balance)
 
 
+def cli_journal_path(client: Client, balance: BalanceType) -> Path:
+    """The default journal of the account and balance type (what ``iqwire bot run --live`` uses too)."""
+    host = urlsplit(client.ws_url).hostname or "server"
+    return default_journal_path(f"{host}-{client.user_id()}-{balance.name.lower()}")
+
+
+def cli_account(client: Client) -> str:
+    """The journal's account of a CLI session: the server and the user."""
+    return f"{client.ws_url}|{client.user_id()}"
+
+
+@contextlib.contextmanager
+def cli_journal(client: Client, balance: BalanceType, intent: Intent) -> Iterator[tuple[Journal, int]]:
+    """Journal one CLI trade or order: a run of mode ``cli`` and the intent, durable before it yields.
+
+    Yields the journal and the intent id; the run ends when the block does. A refusal
+    (an :class:`~iqwire.errors.IqwireError` raised in the block and not recorded) is
+    written as rejected, or unknown when the trade's fate could not be established.
+    """
+    with Journal.open(cli_journal_path(client, balance)) as journal:
+        run = journal.start_run(
+            mode="cli", account=cli_account(client), at=intent.at, balance_id=intent.balance_id
+        )
+        intent_id = journal.record_intent(run, intent)
+        try:
+            yield journal, intent_id
+        except IqwireError as error:
+            row = journal.trade(intent_id)
+            if row is not None and row.status is TradeStatus.INTENT:
+                status = TradeStatus.UNKNOWN if isinstance(error, TradeStateUnknown) else TradeStatus.REJECTED
+                journal.record_state(
+                    intent_id, status, at=client.server_time(), error=f"{type(error).__name__}: {error}"
+                )
+            raise
+        finally:
+            journal.end_run(run, at=client.server_time())
+
+
 @contextlib.contextmanager
 def journaled(client: Client, balance: BalanceType, intent: Intent) -> Iterator[Callable[..., None]]:
     """Journal one CLI trade: the intent now, then what ``record(trade=..., result=..., error=...)`` says.
@@ -117,16 +167,7 @@ def journaled(client: Client, balance: BalanceType, intent: Intent) -> Iterator[
     reads it); a trade that raised is recorded as rejected (or unknown when its fate
     could not be established).
     """
-    host = urlsplit(client.ws_url).hostname or "server"
-    path: Path = default_journal_path(f"{host}-{client.user_id()}-{balance.name.lower()}")
-    with Journal.open(path) as journal:
-        run = journal.start_run(
-            mode="cli",
-            account=f"{client.ws_url}|{client.user_id()}",
-            at=intent.at,
-            balance_id=intent.balance_id,
-        )
-        intent_id = journal.record_intent(run, intent)
+    with cli_journal(client, balance, intent) as (journal, intent_id):
 
         def record(
             *,
@@ -149,10 +190,7 @@ def journaled(client: Client, balance: BalanceType, intent: Intent) -> Iterator[
                     intent_id, result.outcome, result.pnl, close_price=result.close_price, closed_at=closed_at
                 )
 
-        try:
-            yield record
-        finally:
-            journal.end_run(run, at=client.server_time())
+        yield record
 
 
 # -- iqwire sell ------------------------------------------------------------------------------------

@@ -212,6 +212,7 @@ class Trader:
     margin_order = blocking_as(AsyncTrader.margin_order, SyncMarginOrder)
     margin_position = blocking_as(AsyncTrader.margin_position, SyncMarginPosition)
     instruments = blocking(AsyncTrader.instruments)
+    margin_instrument = blocking(AsyncTrader.margin_instrument)
     calculate_margin = blocking(AsyncTrader.calculate_margin)
     margin_balance = blocking(AsyncTrader.margin_balance)
     margin_balance_changes = streaming(AsyncTrader.margin_balance_changes)

@@ -463,6 +463,19 @@ class Trader:
             family=family,
         )
 
+    async def margin_instrument(self, instrument: str | int) -> Instrument:
+        """The margin instrument named by its name, instrument id or active id (nothing is sent to trade).
+
+        Example::
+
+            found = await trader.margin_instrument("EURUSD-OTC")
+            print(found.instrument_type, found.active_id, found.default_leverage)
+
+        Raises:
+            UnknownAsset: no forex, CFD or crypto instrument answers to it.
+        """
+        return await self.margin.instruments.find(instrument)
+
     async def instruments(self, family: str) -> list[Instrument]:
         """A margin family's instruments (``forex``, ``cfd``, ``crypto``): leverages, steps, hours.
 
