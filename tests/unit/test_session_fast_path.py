@@ -14,24 +14,10 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unit_helpers import CANDLE
 
 from iqwire.models import Candle
 from iqwire.protocol import Push, Session
-
-CANDLE = {
-    "id": 35209501,
-    "from": 1770899100,
-    "to": 1770899101,
-    "open": 1.028369,
-    "close": 1.028381,
-    "min": 1.028369,
-    "max": 1.028381,
-    "volume": 0,
-    "active_id": 76,
-    "size": 1,
-    "at": 1770899100250000000,
-    "phase": "T",
-}
 
 
 def _both(data: bytes | str) -> tuple[list[Any], list[Any]]:

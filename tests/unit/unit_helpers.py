@@ -29,6 +29,22 @@ __all__ = [
 ]
 
 #: Names the server really sends, plus a few it might.
+#: A ``candle-generated`` payload as the simulator sends it (EURUSD-OTC, 1-second candles).
+CANDLE = {
+    "id": 35209501,
+    "from": 1770899100,
+    "to": 1770899101,
+    "open": 1.028369,
+    "close": 1.028381,
+    "min": 1.028369,
+    "max": 1.028381,
+    "volume": 0,
+    "active_id": 76,
+    "size": 1,
+    "at": 1770899100250000000,
+    "phase": "T",
+}
+
 FRAME_NAMES = [
     "timeSync",
     "authenticated",

@@ -14,8 +14,9 @@ the held pushes are released.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from iqwire.client.streams import Stream
 from iqwire.errors import IqwireError
@@ -30,6 +31,8 @@ BACKFILL_ATTEMPTS = 3
 
 #: Forming candles per key whose complete version is awaited (older ones are forgotten).
 MAX_UNFINISHED = 16
+
+_candle_key = attrgetter("active_id", "size")
 
 #: Fetches the candles of ``(active_id, size)`` whose start is at or after ``start``, ascending.
 FetchSince = Callable[[int, int, int], Awaitable[list[Candle]]]
@@ -92,6 +95,39 @@ class CandleStream(Stream[Candle]):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def put_many(self, items: Sequence[Candle], key: tuple[int, int] | None = None) -> None:
+        """Queue pushed candles, oldest first: as :meth:`put` each, with one wake-up.
+
+        ``key`` is the ``(active_id, size)`` every one of them has, when the caller
+        knows it (the router does); without it the candles are looked at.
+        """
+        held = self._held
+        if held is not None:
+            held.extend(items)
+            return
+        if key is None:
+            keys = set(map(_candle_key, items))
+            if len(keys) != 1:
+                for item in items:
+                    self.put(item)
+                return
+            key = keys.pop()
+        if key[0] is not None and key[1] is not None:
+            # put's bookkeeping, run by run: only a new candle id calls _track.
+            last_by_key = self._last
+            last = last_by_key.get(key)
+            for item in items:
+                if last is not None and item.id == last.id:
+                    last = item
+                    continue
+                if last is not None:
+                    last_by_key[key] = last
+                self._track(key, last, item)
+                last = last_by_key.get(key)
+            if last is not None:
+                last_by_key[key] = last
+        Stream.put_many(self, items)
 
     def _deliver(self, item: Candle) -> None:
         if item.active_id is not None and item.size is not None:

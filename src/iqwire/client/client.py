@@ -152,6 +152,7 @@ class Client:
             record_to=record_to,
             transport=transport,
             on_push=self._router.route,
+            on_pushes=self._router.route_many,
             on_lost=self._hold_candle_streams,
             on_reconnect=self._backfill_candles,
             on_failed=self._fail_streams,

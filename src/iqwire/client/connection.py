@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from iqwire.client.clock import ServerClock
+from iqwire.client.reader import read_frames
 from iqwire.client.replies import payload_of
 from iqwire.client.state import ConnectionState
 from iqwire.client.streams import Stream
@@ -41,6 +42,7 @@ from iqwire.protocol import (
     Front,
     MalformedFrame,
     Push,
+    Pushes,
     Response,
     ResultAck,
     Session,
@@ -77,7 +79,8 @@ class Connection:
 
     It is composed, not subclassed: what happens to pushes, losses and reconnects
     is given as callbacks. ``on_push(push)`` gets every server push on the reader's
-    hot path (it must not block); ``on_lost()`` runs when the connection dropped and
+    hot path (it must not block), and ``on_pushes(pushes)`` a run of them decoded from
+    one batch (by default each of its pushes goes to ``on_push``); ``on_lost()`` runs when the connection dropped and
     a reconnect begins; ``on_reconnect()`` (async) after each successful reconnect;
     ``on_failed(error)`` when the connection gave up for good; ``guard(spec, body)``
     (async) before every RPC the catalog marks as moving money.
@@ -107,6 +110,7 @@ class Connection:
         record_to: str | Path | None = None,
         transport: str | TransportFactory = "websockets",
         on_push: Callable[[Push], None] = _ignore_push,
+        on_pushes: Callable[[Pushes], None] | None = None,
         on_lost: Callable[[], None] | None = None,
         on_reconnect: Callable[[], Awaitable[None]] | None = None,
         on_failed: Callable[[BaseException], None] | None = None,
@@ -114,6 +118,7 @@ class Connection:
     ) -> None:
         self._open_transport = transport_factory(transport)
         self._on_push = on_push
+        self._on_pushes = on_pushes if on_pushes is not None else self._push_each
         self._on_lost = on_lost
         self._on_failed = on_failed
         self._guard = guard
@@ -151,6 +156,11 @@ class Connection:
             self._recorder = FrameRecorder(record_to, secrets=lambda: (self._ssid, self._password))
         if on_reconnect is not None:
             self._reconnect_hooks.append(on_reconnect)
+
+    def _push_each(self, pushes: Pushes) -> None:
+        on_push = self._on_push
+        for push in pushes.pushes():
+            on_push(push)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ws_url={self.ws_url!r}, state={self._state.value})"
@@ -439,36 +449,21 @@ class Connection:
     # -- the reader ------------------------------------------------------------------------
 
     async def _read(self, transport: Transport) -> None:
-        # The hot path: locals only, no per-frame logging unless DEBUG was on at the
-        # start, pushes routed without the dispatch call, and whole batches taken
-        # from transports that have them (one task switch per burst, not per frame).
-        receive = self._session.receive
-        dispatch = self._dispatch
-        route = self._on_push
-        debug = frames_log.isEnabledFor(logging.DEBUG)
-        recorder = self._recorder
-        recv_batch: Callable[[], Awaitable[list[bytes]]] | None = getattr(transport, "recv_batch", None)
-        recv = transport.recv
-        try:
-            while True:
-                batch = await recv_batch() if recv_batch is not None else (await recv(),)
-                for data in batch:
-                    if recorder is not None:
-                        recorder.frame("in", data)
-                    if debug:
-                        frames_log.debug("< %s", data[:500])
-                    for event in receive(data):
-                        if type(event) is Push:
-                            route(event)
-                        else:
-                            dispatch(event)
-        except ConnectionLost as exc:
-            log.info("reader stopped: %s", exc)
+        await read_frames(
+            transport,
+            self._session,
+            on_push=self._on_push,
+            on_pushes=self._on_pushes,
+            dispatch=self._dispatch,
+            recorder=self._recorder,
+        )
 
     def _dispatch(self, event: object) -> None:
         match event:
             case Push():
                 self._on_push(event)
+            case Pushes():
+                self._on_pushes(event)
             case Response() | ResultAck():
                 future = self._waiting.get(event.request_id)
                 if future is None or future.done():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -75,6 +75,18 @@ class Stream(Generic[T]):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def put_many(self, items: Sequence[T]) -> None:
+        """Queue several items, oldest first: as :meth:`put` each, with one wake-up."""
+        queue = self._items
+        if len(queue) + len(items) > self._maxsize:
+            for item in items:
+                Stream.put(self, item)  # the bound reached: each item as put decides
+            return
+        queue.extend(items)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _replace(self, item: T) -> bool:
         assert self._coalesce_key is not None
         key = self._coalesce_key(item)
@@ -131,8 +143,26 @@ class Stream(Generic[T]):
 
     def __aiter__(self) -> AsyncIterator[T]:
         if self._opened:
-            return self
+            return self._drain()
         return self._iterate()
+
+    async def _drain(self) -> AsyncIterator[T]:
+        # __anext__ as an async generator (an open stream's ``async for``): a step of
+        # one costs less than a coroutine per item, and a queued item costs no await.
+        items = self._items
+        while not self._closed:
+            if items:
+                yield items.popleft()
+                continue
+            try:
+                item = await self._next()
+            except _Ended:
+                return
+            except ConnectionLost:
+                if self._closed:
+                    return
+                raise
+            yield item
 
     async def _iterate(self) -> AsyncIterator[T]:
         async with self:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
+from iqwire.client.backfill import CandleStream
 from iqwire.client.streams import Stream
 from iqwire.models import Candle
-from iqwire.protocol import Push
+from iqwire.protocol import Push, Pushes
 from iqwire.protocol.catalog import CANDLE_GENERATED, SubscriptionSpec, canonical_push
 
 __all__ = ["Router", "SharedSubscription"]
@@ -23,6 +25,7 @@ log = logging.getLogger("iqwire.client")
 
 #: The candle push, routed on the hot path by (active, size).
 _CANDLES = CANDLE_GENERATED.push_name
+_candle_key = attrgetter("active_id", "size")
 
 
 @dataclass(eq=False)
@@ -135,23 +138,47 @@ class Router:
 
     def route(self, push: Push) -> None:
         """Hand a push to every stream that asked for it."""
-        payload = push.payload
-        if push.name == _CANDLES:
+        self._deliver(push.name, push.payload)
+
+    def route_many(self, pushes: Pushes) -> None:
+        """Hand a run of pushes to their streams: as :meth:`route` each, in order."""
+        payloads = pushes.payloads
+        if pushes.name == _CANDLES and payloads:
+            keys = set(map(_candle_key, payloads))
+            if len(keys) == 1:
+                # One (active, size), the common burst: the run goes to its streams at once.
+                key = keys.pop()
+                newest = payloads[-1]
+                self.latest[newest.active_id] = newest
+                shared = self._candles.get(key)
+                if shared is not None:
+                    for stream in shared.consumers:
+                        if isinstance(stream, CandleStream):
+                            stream.put_many(payloads, key)
+                        else:
+                            stream.put_many(payloads)
+                return
+        deliver = self._deliver
+        name = pushes.name
+        for payload in payloads:
+            deliver(name, payload)
+
+    def _deliver(self, name: str, payload: Any) -> None:
+        if name == _CANDLES:
             self.latest[payload.active_id] = payload
             shared = self._candles.get((payload.active_id, payload.size))
             if shared is not None:
                 for stream in shared.consumers:
                     stream.put(payload)
             return
-        name = canonical_push(push.name)
         delivered = False
-        for shared in self._by_push.get(name, ()):
+        for shared in self._by_push.get(canonical_push(name), ()):
             if shared.matches(payload):
                 for stream in shared.consumers:
                     stream.put(payload)
                 delivered = True
         if not delivered:
-            log.debug("push %r matched no subscription", push.name)
+            log.debug("push %r matched no subscription", name)
 
     def close_all(self) -> None:
         """End every stream (the client is closing)."""

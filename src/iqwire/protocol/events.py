@@ -16,6 +16,7 @@ __all__ = [
     "Front",
     "MalformedFrame",
     "Push",
+    "Pushes",
     "RequestExpired",
     "Response",
     "ResultAck",
@@ -77,6 +78,31 @@ class Push(Event, frozen=True, kw_only=True):
     name: str
     payload: Any
     microservice_name: str | None = None
+
+
+class Pushes(Event, frozen=True, kw_only=True):
+    """Consecutive pushes of one name and service, from :meth:`Session.receive_batch`.
+
+    It stands for ``[Push(name=name, payload=p, microservice_name=microservice_name)
+    for p in payloads]`` (oldest first): a burst of candles costs one event, not one
+    per frame.
+
+    Example::
+
+        for event in session.receive_batch(frames):
+            if isinstance(event, Pushes):
+                for push in event.pushes():
+                    ...
+    """
+
+    name: str
+    payloads: list[Any]
+    microservice_name: str | None = None
+
+    def pushes(self) -> list[Push]:
+        """The :class:`Push` events this one stands for."""
+        name, service = self.name, self.microservice_name
+        return [Push(name=name, payload=payload, microservice_name=service) for payload in self.payloads]
 
 
 class TimeSync(Event, frozen=True, kw_only=True):

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -37,6 +38,7 @@ from iqwire.protocol.events import (
     Front,
     MalformedFrame,
     Push,
+    Pushes,
     RequestExpired,
     Response,
     ResultAck,
@@ -367,6 +369,47 @@ class Session:
         if frame.request_id is None:
             return [Push(name=frame.tag, payload=frame.msg, microservice_name=frame.microserviceName)]
         return self._receive_general(data)
+
+    def receive_batch(self, frames: Sequence[bytes | str]) -> list[Event]:
+        """Feed several received frames, oldest first; the events of all of them. Never raises.
+
+        The events are those of :meth:`receive` called on each frame in turn, except
+        that consecutive catalogued pushes of one name and service come as one
+        :class:`Pushes` event (:meth:`Pushes.pushes` expands it): a burst of candles
+        costs one event and no call per frame.
+        """
+        decode = _decode_push_frame
+        events: list[Event] = []
+        try:
+            ascii_only = all(map(bytes.isascii, frames))  # type: ignore[arg-type]  # one C loop, not a check per frame
+        except TypeError:  # text frames among them
+            ascii_only = False
+        # The open run of pushes (already in ``events``): its frame type (one per
+        # push name), its service, and its payload list's append.
+        kind: Any = None
+        service: str | None = None
+        append: Any = None
+        for data in frames:
+            # receive's hot path, inlined; anything else takes the general path.
+            try:
+                if not ascii_only and type(data) is bytes and not data.isascii():
+                    data.decode("utf-8")  # msgspec does not check the bytes it skips
+                frame = decode(data)
+            except Exception:
+                kind = None
+                events += self._receive_general(data)
+                continue
+            if frame.request_id is not None:
+                kind = None
+                events += self._receive_general(data)
+            elif type(frame) is kind and frame.microserviceName == service:
+                append(frame.msg)
+            else:
+                kind, service = type(frame), frame.microserviceName
+                run = Pushes(name=frame.tag, payloads=[frame.msg], microservice_name=service)
+                append = run.payloads.append
+                events.append(run)
+        return events
 
     def _receive_general(self, data: bytes | str) -> list[Event]:
         try:
