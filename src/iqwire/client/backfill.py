@@ -114,12 +114,12 @@ class CandleStream(Stream[Candle]):
                 return
             key = keys.pop()
         if key[0] is not None and key[1] is not None:
-            # put's bookkeeping, run by run: only a new candle id calls _track.
+            # put's bookkeeping (_track) with its two common cases inlined.
             last_by_key = self._last
             last = last_by_key.get(key)
             for item in items:
-                if last is not None and item.id == last.id:
-                    last = item
+                if last is not None and (item.id == last.id or (item.id == last.id + 1 and last.is_closed)):
+                    last = item  # another version, or the next candle after a complete one
                     continue
                 if last is not None:
                     last_by_key[key] = last

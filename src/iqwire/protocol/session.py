@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 
@@ -44,6 +44,7 @@ from iqwire.protocol.events import (
     ResultAck,
     TimeSync,
 )
+from iqwire.protocol.pushes import decode_push_frame
 from iqwire.protocol.state import SessionState, transition
 
 __all__ = ["Session", "Subscription"]
@@ -121,39 +122,6 @@ class _NamelessFrame(msgspec.Struct):
 
 
 _nameless_decoder = msgspec.json.Decoder(_NamelessFrame)
-
-
-def _push_frame_decoder() -> Any:
-    """One decoder for every catalogued push: a tagged union keyed by ``name``.
-
-    Each member is the whole frame of one push name with ``msg`` typed as that
-    push's payload, and the envelope's other fields typed as in ``RawFrame`` (so
-    it accepts exactly what the two-stage path would). The tag is also a class
-    attribute, ``tag``, so the event needs no second lookup.
-    """
-    members = []
-    for index, (name, payload_type) in enumerate(catalog.PUSHES.items()):
-        member = msgspec.defstruct(
-            f"_PushFrame{index}",
-            [
-                ("msg", payload_type),
-                ("request_id", str | None, None),
-                ("local_time", int | None, None),
-                ("status", int | None, None),
-                ("microserviceName", str | None, None),
-                ("session_id", str | None, None),
-                ("client_session_id", str | None, None),
-            ],
-            tag_field="name",
-            tag=name,
-            gc=False,  # decoded JSON holds no cycles; one of these is made per push
-        )
-        member.tag = name  # type: ignore[attr-defined]
-        members.append(member)
-    return msgspec.json.Decoder(Union[tuple(members)]).decode  # noqa: UP007
-
-
-_decode_push_frame = _push_frame_decoder()
 
 
 def _plain(raw: msgspec.Raw) -> Any:
@@ -363,7 +331,7 @@ class Session:
         try:
             if type(data) is bytes and not data.isascii():
                 data.decode("utf-8")  # msgspec does not check the bytes it skips
-            frame = _decode_push_frame(data)
+            frame = decode_push_frame(data)
         except Exception:
             return self._receive_general(data)
         if frame.request_id is None:
@@ -378,10 +346,11 @@ class Session:
         :class:`Pushes` event (:meth:`Pushes.pushes` expands it): a burst of candles
         costs one event and no call per frame.
         """
-        decode = _decode_push_frame
+        decode = decode_push_frame
         events: list[Event] = []
         try:
-            ascii_only = all(map(bytes.isascii, frames))  # type: ignore[arg-type]  # one C loop, not a check per frame
+            # One C loop instead of a check per frame; msgspec does not check the bytes it skips.
+            ascii_only = all(map(bytes.isascii, frames))  # type: ignore[arg-type]
         except TypeError:  # text frames among them
             ascii_only = False
         # The open run of pushes (already in ``events``): its frame type (one per
@@ -393,7 +362,7 @@ class Session:
             # receive's hot path, inlined; anything else takes the general path.
             try:
                 if not ascii_only and type(data) is bytes and not data.isascii():
-                    data.decode("utf-8")  # msgspec does not check the bytes it skips
+                    data.decode("utf-8")
                 frame = decode(data)
             except Exception:
                 kind = None
