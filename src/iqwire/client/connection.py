@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from iqwire.client.clock import ServerClock
 from iqwire.client.reader import read_frames
-from iqwire.client.replies import payload_of
+from iqwire.client.replies import expire, payload_of
 from iqwire.client.state import ConnectionState
 from iqwire.client.streams import Stream
 from iqwire.client.transports import Transport, TransportFactory, transport_factory
@@ -460,10 +460,6 @@ class Connection:
 
     def _dispatch(self, event: object) -> None:
         match event:
-            case Push():
-                self._on_push(event)
-            case Pushes():
-                self._on_pushes(event)
             case Response() | ResultAck():
                 future = self._waiting.get(event.request_id)
                 if future is None or future.done():
@@ -471,6 +467,10 @@ class Connection:
                 if isinstance(event, ResultAck) and not event.final and event.success:
                     return  # an ACK before the typed reply: keep waiting
                 future.set_result(event)
+            case Push():
+                self._on_push(event)
+            case Pushes():
+                self._on_pushes(event)
             case TimeSync():
                 self.clock.sync(event.server_time_ms)
             case Authenticated():
@@ -516,18 +516,25 @@ class Connection:
         transport = self._transport
         if transport is None:
             raise ConnectionLost("not connected", request_id=request_id, name=name)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._waiting[request_id] = future
+        timed_out = False
         try:
             if frames_log.isEnabledFor(logging.DEBUG):
                 frames_log.debug("> %s", data[:500])
             if self._recorder is not None:
                 self._recorder.frame("out", data)
             await transport.send(data)
-            # asyncio.timeout, not wait_for: no extra task per request.
-            async with asyncio.timeout(timeout):
+            # A timer that fails the future, not asyncio.timeout (a Timeout object, a
+            # cancel and an uncancel of the task per request) nor wait_for (a task).
+            timer = loop.call_later(timeout, expire, future)
+            try:
                 return await future
+            finally:
+                timer.cancel()
         except TimeoutError:
+            timed_out = True
             raise RequestTimeout(
                 f"no answer to '{name}' within {timeout:.1f}s", request_id=request_id, name=name
             ) from None
@@ -536,7 +543,8 @@ class Connection:
                 raise type(exc)(exc.message, request_id=request_id, name=name) from exc
             raise
         finally:
-            if self._waiting.pop(request_id, None) is not None and (future.cancelled() or not future.done()):
+            waited = self._waiting.pop(request_id, None) is not None
+            if waited and (timed_out or future.cancelled() or not future.done()):
                 self._session.forget(request_id)  # timed out or cancelled: stop waiting for it
 
     async def request(

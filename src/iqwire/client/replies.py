@@ -3,18 +3,35 @@
 The translation happens once, here: status >= 4000 becomes :class:`ServerError`
 (4117 with its new commission: :class:`PayoutChanged`), a refused ``result`` ACK
 a :class:`ServerError`, and a reply the session could not decode into the
-catalog's type a :class:`RemoteProtocolError`.
+catalog's type a :class:`RemoteProtocolError`; a reply that does not come in time
+fails its future (:func:`expire`), which the caller turns into ``RequestTimeout``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from iqwire.errors import PayoutChanged, RemoteProtocolError, ServerError
 from iqwire.models import CommissionChangedError, ErrorBody
 from iqwire.protocol import Response, ResultAck
 
-__all__ = ["payload_of"]
+__all__ = ["expire", "payload_of"]
+
+
+class _Expired(TimeoutError):
+    """A request's answer did not come in time (set on its future by :func:`expire`)."""
+
+
+def expire(future: asyncio.Future[Any]) -> None:
+    """Fail a reply's future with a ``TimeoutError`` unless it is done: the request timer's callback.
+
+    Example::
+
+        timer = loop.call_later(timeout, expire, future)
+    """
+    if not future.done():
+        future.set_exception(_Expired())
 
 
 def _error_message(payload: Any) -> str:

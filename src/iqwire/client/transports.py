@@ -16,7 +16,9 @@ class Transport(Protocol):
 
     ``recv`` and ``close`` as :class:`~iqwire.transport.WebSocketTransport`; a
     transport may also offer ``async recv_batch() -> list[bytes]`` (every frame
-    received so far, at least one), which the reader then prefers.
+    received so far, at least one), which the reader then prefers, or better
+    ``async deliver(sink)`` (each read's frames handed to ``sink(frames)`` from the
+    read callback until the connection ends, then ``ConnectionLost``).
     """
 
     async def send(self, data: bytes) -> None: ...

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import ssl
+from collections.abc import Callable
 from typing import Any, cast
 
 import websockets
@@ -173,6 +174,9 @@ class _Reader(asyncio.Protocol):
         self.closing = False  # close() called: read on, whatever is buffered, to see the close
         self.lost = False
         self.lost_waiter: asyncio.Future[None] = self.loop.create_future()
+        #: Set by WebSocketTransport.deliver: each read's frames go to it at once.
+        self.sink: Callable[[list[bytes]], None] | None = None
+        self.delivered: asyncio.Future[None] | None = None  # ends deliver(): lost, or the sink failed
         self._fragments: list[bytes] | None = None
         self._writable: asyncio.Future[None] | None = None
         self._ping: bytes | None = None
@@ -259,7 +263,9 @@ class _Reader(asyncio.Protocol):
                     self._pong(bytes(event.data))
             else:  # the opening handshake's response
                 self._handshake_done()
-        if frames:
+        if frames and self.sink is not None:
+            self.pass_on()
+        elif frames:
             if waiting:  # the reader waits only on an empty batch
                 waiter = self.waiter
                 if waiter is not None and not waiter.done():
@@ -272,6 +278,18 @@ class _Reader(asyncio.Protocol):
             ):
                 self.paused = True
                 self.transport.pause_reading()
+
+    def pass_on(self) -> None:
+        """Hand the buffered frames to the sink; a sink that raises ends the delivery."""
+        sink = self.sink
+        frames, self.frames = self.frames, []
+        assert sink is not None and self.delivered is not None
+        try:
+            sink(frames)
+        except BaseException as exc:  # the reader's failure, as when it read the frames itself
+            self.sink = None
+            if not self.delivered.done():
+                self.delivered.set_exception(exc)
 
     def _handshake_done(self) -> None:
         if self.opened.done():
@@ -299,7 +317,7 @@ class _Reader(asyncio.Protocol):
             self.opened.set_exception(
                 exc or ConnectionError("connection closed during the opening handshake")
             )
-        for future in (self.waiter, self._writable, self.lost_waiter):
+        for future in (self.waiter, self._writable, self.lost_waiter, self.delivered):
             if future is not None and not future.done():
                 future.set_result(None)
 
@@ -430,6 +448,41 @@ class WebSocketTransport:
             if not reader.lost and reader.transport is not None:
                 reader.transport.resume_reading()
         return frames
+
+    async def deliver(self, sink: Callable[[list[bytes]], None]) -> None:
+        """Hand the frames of every socket read to ``sink`` as they are read, until the connection ends.
+
+        ``sink(frames)`` runs in the socket's read callback (first with the frames
+        received before this call), so a reply or a burst of pushes reaches its
+        consumer without a task switch; it must not block. Reading never pauses:
+        nothing is buffered here. Cancelling this call stops the delivery; frames
+        read after that wait for :meth:`recv_batch`.
+
+        Example::
+
+            await transport.deliver(lambda frames: print(len(frames), "frames"))
+
+        Raises:
+            ConnectionLost: the connection closed (every frame was delivered first).
+            Exception: whatever ``sink`` raised (it gets no frames after that).
+        """
+        reader = self._reader
+        if reader.lost:
+            raise ConnectionLost(f"connection closed: {reader.reason()}")
+        delivered = reader.delivered = reader.loop.create_future()
+        reader.sink = sink
+        try:
+            if reader.frames:
+                reader.pass_on()
+            if reader.paused:
+                reader.paused = False
+                if reader.transport is not None:
+                    reader.transport.resume_reading()
+            await delivered
+        finally:
+            reader.sink = None
+            reader.delivered = None
+        raise ConnectionLost(f"connection closed: {reader.reason()}")
 
     async def recv(self) -> bytes:
         """The next frame's bytes (prefer :meth:`recv_batch`).

@@ -152,6 +152,8 @@ async def test_a_request_without_reply_times_out_and_the_connection_survives(
         await client.request("get-user-settings", "2.0", {}, timeout=0.2)
 
     assert caught.value.name == "get-user-settings"
+    # The session stopped waiting for it: a late answer is not taken for the next request's.
+    assert caught.value.request_id not in client._connection._session.pending
     assert client.state is ConnectionState.CONNECTED
     assert (await client.get_user_settings()).user_id is not None
     assert client.reconnects == 0

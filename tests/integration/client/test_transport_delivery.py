@@ -1,0 +1,105 @@
+"""WebSocketTransport.deliver: each read's frames handed to a sink from the read callback.
+
+A local ``websockets`` server sends numbered text frames when asked (``"send N"``)
+and closes on ``"close"``; the sink records what it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from iqwire.errors import ConnectionLost
+from iqwire.transport import WebSocketTransport
+
+
+async def _handler(ws: ServerConnection) -> None:
+    sent = 0
+    async for message in ws:
+        command, _, count = str(message).partition(" ")
+        if command == "send":
+            for _ in range(int(count)):
+                await ws.send(f'{{"n":{sent}}}')
+                sent += 1
+        elif command == "close":
+            await ws.close()
+
+
+@pytest.fixture
+async def url() -> AsyncIterator[str]:
+    async with serve(_handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/"
+
+
+async def _open(url: str) -> WebSocketTransport:
+    transport = await WebSocketTransport.open(url)
+    assert isinstance(transport, WebSocketTransport)
+    return transport
+
+
+def _numbers(batches: list[list[bytes]]) -> list[int]:
+    return [int(frame[5:-1]) for batch in batches for frame in batch]
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_frames_read_before_and_after_the_call_arrive_in_order_then_connection_lost(url: str) -> None:
+    transport = await _open(url)
+    await transport.send(b"send 5")
+    await _until(lambda: len(transport._reader.frames) == 5, "five frames buffered")
+    batches: list[list[bytes]] = []
+    delivery = asyncio.create_task(transport.deliver(batches.append))
+    await _until(lambda: len(_numbers(batches)) == 5, "the buffered frames")
+    await transport.send(b"send 300")
+    await _until(lambda: len(_numbers(batches)) == 305, "the later frames")
+    assert _numbers(batches) == list(range(305))
+    assert all(batches)  # never an empty call
+    await transport.send(b"close")
+    with pytest.raises(ConnectionLost, match="1000"):
+        await asyncio.wait_for(delivery, 5)
+    await transport.close()
+
+
+async def test_a_sink_that_raises_ends_the_delivery_with_its_error(url: str) -> None:
+    transport = await _open(url)
+    batches: list[list[bytes]] = []
+
+    def sink(frames: list[bytes]) -> None:
+        batches.append(frames)
+        raise ValueError("the consumer broke")
+
+    delivery = asyncio.create_task(transport.deliver(sink))
+    await transport.send(b"send 1")
+    with pytest.raises(ValueError, match="the consumer broke"):
+        await asyncio.wait_for(delivery, 5)
+    await transport.send(b"send 2")
+    assert _numbers([await asyncio.wait_for(transport.recv_batch(), 5)]) in ([1, 2], [1])
+    assert _numbers(batches) == [0]  # nothing more reached the sink
+    await transport.close()
+
+
+async def test_a_cancelled_delivery_leaves_later_frames_to_recv_batch(url: str) -> None:
+    transport = await _open(url)
+    batches: list[list[bytes]] = []
+    delivery = asyncio.create_task(transport.deliver(batches.append))
+    await transport.send(b"send 3")
+    await _until(lambda: len(_numbers(batches)) == 3, "three frames")
+    delivery.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delivery
+    await transport.send(b"send 2")
+    got: list[bytes] = []
+    while len(got) < 2:
+        got += await asyncio.wait_for(transport.recv_batch(), 5)
+    assert _numbers([got]) == [3, 4] and _numbers(batches) == [0, 1, 2]
+    await transport.close()
