@@ -7,7 +7,9 @@ same bytes, good and bad, and compare the events.
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from typing import Any
 
 import msgspec
@@ -59,6 +61,17 @@ def test_a_candle_push_is_one_typed_push() -> None:
         b'{"name":"candle-generated","msg":{"id":1},"name":"timeSync"}',  # duplicate keys: the last wins
         b'{"name":"timeSync","msg":5,"name":"candle-generated","msg":5}',
         b"[]",
+        _frame(name="candle-generated", msg=CANDLE, request_id=None),  # a null request_id
+        _frame(name="candle-generated", msg=CANDLE, microserviceName=None),
+        _frame(name="candle-generated", msg=CANDLE, **{"iqwire:push-name": "timeSync"}),
+        _frame(name="candle-generated", msg=CANDLE, **{"iqwire:push-name": "candle-generated"}),
+        b'{"name":"candle-generated","msg":' + json.dumps(CANDLE).encode() + b',"name":"timeSync"}',
+        # The marginal balance-changed in the billing shape: its service decides its type.
+        _frame(
+            name="balance-changed",
+            microserviceName="marginal-portfolio",
+            msg={"current_balance": {"id": 1, "type": 1, "amount": 1.0, "currency": "USD"}, "user_id": 1},
+        ),
         '{"name":"candle-generated","msg":' + json.dumps(CANDLE) + "}",  # text, not bytes
     ],
 )
@@ -90,3 +103,24 @@ def test_mutated_push_frames_get_the_general_answer(
         return  # nan/inf: not JSON
     fast, general = _both(data)
     assert fast == general
+
+
+def test_the_fast_paths_push_is_a_push_in_every_way() -> None:
+    (fast,) = Session().receive(_frame(name="candle-generated", msg=CANDLE, microserviceName="quotes"))
+    plain = Push(name="candle-generated", payload=fast.payload, microservice_name="quotes")
+    other = Push(name="candle-generated", payload=fast.payload, microservice_name="other")
+    assert isinstance(fast, Push) and repr(fast) == repr(plain)
+    assert fast == plain and plain == fast
+    assert (fast != plain) is False and (plain != fast) is False
+    assert fast != other and other != fast and fast != "candle-generated"
+    assert hash(fast) == hash(plain) and {fast, plain} == {plain}
+    for clone in (pickle.loads(pickle.dumps(fast)), copy.copy(fast), copy.deepcopy(fast)):
+        assert isinstance(clone, Push) and clone == plain and repr(clone) == repr(plain)
+    assert type(pickle.loads(pickle.dumps(fast))) is Push  # unpickled: a plain Push
+    assert msgspec.structs.asdict(fast) == msgspec.structs.asdict(plain)
+    assert msgspec.structs.replace(fast, microservice_name="other") == other
+    match fast:
+        case Push(name="candle-generated", payload=Candle(active_id=76), microservice_name="quotes"):
+            pass
+        case _:
+            pytest.fail("a Push pattern must match it")

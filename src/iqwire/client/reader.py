@@ -65,8 +65,8 @@ async def read_frames(
             kind = type(event)
             if kind is Pushes:
                 on_pushes(event)  # type: ignore[arg-type]
-            elif kind is Push:
-                on_push(event)  # type: ignore[arg-type]
+            elif isinstance(event, Push):  # the session's pushes may be of a private subclass
+                on_push(event)
             else:
                 dispatch(event)
 

@@ -73,7 +73,12 @@ class ResultAck(Event, frozen=True, kw_only=True):
 
 
 class Push(Event, frozen=True, kw_only=True):
-    """A server push: ``payload`` is typed by push name, or plain JSON for unknown names."""
+    """A server push: ``payload`` is typed by push name, or plain JSON for unknown names.
+
+    The session decodes a catalogued push straight into a private subclass of this
+    class (see ``iqwire.protocol.pushes``); it prints, compares, hashes and pickles
+    as a plain ``Push``. Test with ``isinstance``, not ``type(event) is Push``.
+    """
 
     name: str
     payload: Any

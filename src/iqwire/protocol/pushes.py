@@ -1,54 +1,96 @@
-"""Catalogued pushes decoded in one pass: the session's hot path.
+"""Catalogued pushes decoded straight into their events: the session's hot path.
 
-A frame of a catalogued push name is decoded straight from its bytes through one
-msgspec tagged union keyed by ``name`` (one member per push name: the whole frame,
-``msg`` typed as that push's payload, the envelope's other fields typed as in
-:class:`~iqwire.protocol.envelope.RawFrame`), with no dict and no second stage.
-Whatever does not fit — replies, system frames, unknown names, a payload of
-another shape, bad input — fails that pass, and the session's general path
-decides what it is.
+A frame of a catalogued push name is decoded from its bytes in one pass through a
+msgspec tagged union keyed by ``name``, whose members are the :class:`Push` event
+itself, once per push name: ``payload`` typed as that push's payload and read
+from ``msg``, ``microservice_name`` from ``microserviceName``. No envelope, no
+dict and no second object is built per frame. A member accepts only a plain push
+(``name``, ``msg`` and ``microserviceName``; ``request_id`` or any other envelope
+field makes it a frame the session's general path must look at), so whatever
+does not fit — replies, system frames, unknown names, pushes typed by their
+service, a payload of another shape, bad input — fails this pass and the general
+path decides what it is.
+
+The members are private subclasses of :class:`Push` named ``Push``: they print,
+compare, hash, pickle and copy as the plain :class:`Push` with the same fields
+(unpickled ones are plain), and ``isinstance(event, Push)`` and
+``case Push(...)`` match them; ``type(event) is Push`` does not.
 """
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import msgspec
 
 from iqwire.protocol import catalog
+from iqwire.protocol.events import Push
 
 __all__ = ["decode_push_frame"]
 
+#: The wire name of a member's ``name`` field: the tag already reads ``name``, and
+#: a frame that carries this key with another value is refused (``Literal``).
+_NAME_KEY = "iqwire:push-name"
+
+
+def _plain(name: str, payload: Any, microservice_name: str | None) -> Push:
+    return Push(name=name, payload=payload, microservice_name=microservice_name)
+
+
+def _fields(push: Push) -> tuple[Any, ...]:
+    return (push.name, push.payload, push.microservice_name)
+
+
+def _eq(self: Push, other: object) -> Any:
+    if isinstance(other, Push):
+        return _fields(self) == _fields(other)
+    return NotImplemented
+
+
+def _ne(self: Push, other: object) -> Any:
+    equal = _eq(self, other)
+    return equal if equal is NotImplemented else not equal
+
+
+def _hash(self: Push) -> int:
+    return hash(_plain(*_fields(self)))
+
+
+def _reduce(self: Push) -> tuple[Any, ...]:
+    return (_plain, _fields(self))
+
+
+def _member(name: str, payload_type: Any) -> Any:
+    return msgspec.defstruct(
+        "Push",
+        [
+            ("name", Literal[name], msgspec.field(default=name, name=_NAME_KEY)),
+            ("payload", payload_type, msgspec.field(name="msg")),
+            ("microservice_name", str | None, msgspec.field(default=None, name="microserviceName")),
+        ],
+        bases=(Push,),
+        tag_field="name",
+        tag=name,
+        forbid_unknown_fields=True,
+        frozen=True,
+        kw_only=True,
+        module=__name__,
+        namespace={"__eq__": _eq, "__ne__": _ne, "__hash__": _hash, "__reduce__": _reduce},
+    )
+
 
 def _push_frame_decoder() -> Any:
-    """One decoder for every catalogued push: a tagged union keyed by ``name``.
-
-    Each member accepts exactly what the two-stage path would accept as that push.
-    The tag is also a class attribute, ``tag``, so the event needs no second lookup.
-    """
-    members = []
-    for index, (name, payload_type) in enumerate(catalog.PUSHES.items()):
-        member = msgspec.defstruct(
-            f"_PushFrame{index}",
-            [
-                ("msg", payload_type),
-                ("request_id", str | None, None),
-                ("local_time", int | None, None),
-                ("status", int | None, None),
-                ("microserviceName", str | None, None),
-                ("session_id", str | None, None),
-                ("client_session_id", str | None, None),
-            ],
-            tag_field="name",
-            tag=name,
-            gc=False,  # decoded JSON holds no cycles; one of these is made per push
-        )
-        member.tag = name  # type: ignore[attr-defined]
-        members.append(member)
+    # Names typed by their service (the marginal balance-changed) are left to the
+    # general path: the service decides their payload's type, not the name.
+    members = [
+        _member(name, payload_type)
+        for name, payload_type in catalog.PUSHES.items()
+        if name not in catalog.SERVICE_PUSH_NAMES
+    ]
     return msgspec.json.Decoder(Union[tuple(members)]).decode  # noqa: UP007
 
 
-#: Decodes one frame of a catalogued push (its ``request_id`` may be set: the caller
-#: checks); raises on anything else. ``msgspec`` does not check the UTF-8 of bytes it
-#: skips: the caller checks frames that are not ASCII.
+#: The :class:`Push` of a frame of a plain catalogued push; raises on anything else.
+#: ``msgspec`` does not check the UTF-8 of bytes it skips: the caller checks frames
+#: that are not ASCII.
 decode_push_frame = _push_frame_decoder()

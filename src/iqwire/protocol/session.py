@@ -323,20 +323,18 @@ class Session:
 
     def receive(self, data: bytes | str) -> list[Event]:
         """Feed one received frame; returns the events it produced. Never raises."""
-        # The hot path, a push of a catalogued name: one pass through the push
-        # frame union (the name picks that push's typed frame), one event, no dict
-        # built, no other call. Anything else — replies, system frames, unknown
-        # names, a payload of another shape, bad input — fails that pass cheaply
-        # and takes the general, two-stage path, which decides what it is.
+        # The hot path, a plain push of a catalogued name: one pass through the push
+        # union decodes the frame straight into its Push event (protocol/pushes.py).
+        # Anything else — replies, system frames, unknown names, a payload of
+        # another shape, bad input — fails that pass cheaply and takes the general,
+        # two-stage path, which decides what it is. A text frame that is not ASCII
+        # has no ``decode`` and takes the general path too.
         try:
-            if type(data) is bytes and not data.isascii():
-                data.decode("utf-8")  # msgspec does not check the bytes it skips
-            frame = decode_push_frame(data)
+            if not data.isascii():
+                data.decode("utf-8")  # type: ignore[union-attr]  # msgspec does not check skipped bytes
+            return [decode_push_frame(data)]
         except Exception:
             return self._receive_general(data)
-        if frame.request_id is None:
-            return [Push(name=frame.tag, payload=frame.msg, microservice_name=frame.microserviceName)]
-        return self._receive_general(data)
 
     def receive_batch(self, frames: Sequence[bytes | str]) -> list[Event]:
         """Feed several received frames, oldest first; the events of all of them. Never raises.
@@ -353,29 +351,25 @@ class Session:
             ascii_only = all(map(bytes.isascii, frames))  # type: ignore[arg-type]
         except TypeError:  # text frames among them
             ascii_only = False
-        # The open run of pushes (already in ``events``): its frame type (one per
+        # The open run of pushes (already in ``events``): its push type (one per
         # push name), its service, and its payload list's append.
         kind: Any = None
         service: str | None = None
         append: Any = None
         for data in frames:
-            # receive's hot path, inlined; anything else takes the general path.
             try:
-                if not ascii_only and type(data) is bytes and not data.isascii():
-                    data.decode("utf-8")
-                frame = decode(data)
+                if not ascii_only and not data.isascii():
+                    data.decode("utf-8")  # type: ignore[union-attr]
+                push = decode(data)
             except Exception:
                 kind = None
                 events += self._receive_general(data)
                 continue
-            if frame.request_id is not None:
-                kind = None
-                events += self._receive_general(data)
-            elif type(frame) is kind and frame.microserviceName == service:
-                append(frame.msg)
+            if type(push) is kind and push.microservice_name == service:
+                append(push.payload)
             else:
-                kind, service = type(frame), frame.microserviceName
-                run = Pushes(name=frame.tag, payloads=[frame.msg], microservice_name=service)
+                kind, service = type(push), push.microservice_name
+                run = Pushes(name=push.name, payloads=[push.payload], microservice_name=service)
                 append = run.payloads.append
                 events.append(run)
         return events
