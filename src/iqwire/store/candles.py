@@ -60,12 +60,12 @@ from iqwire.store.sql import (
     SCHEMA,
     SCHEMA_VERSION,
     SELECT_CANDLES,
-    UPSERT,
     add_intervals,
     candles_from_rows,
     intervals_in,
     numpy_columns,
     remove_intervals,
+    upsert,
     where,
 )
 
@@ -215,13 +215,14 @@ class CandleStore:
         Raises:
             ValueError: a candle carries no ``active_id``/``size`` and none was given.
         """
-        rows = self._rows(candles, active_id, size)
-        if covered and (active_id is None or size is None):
+        series = None if active_id is None or size is None else (active_id, size)
+        rows = list(map(ROW, candles)) if series is not None else self._rows(candles, active_id, size)
+        if covered and series is None:
             raise ValueError("covered= needs active_id= and size=")
         with self._transaction() as db:
             before = db.total_changes
             if rows:
-                db.executemany(UPSERT, rows)
+                upsert(db, rows, series)
             changed = db.total_changes - before
             if covered:
                 assert active_id is not None and size is not None
@@ -242,9 +243,7 @@ class CandleStore:
 
     @staticmethod
     def _rows(candles: Iterable[Candle], active_id: int | None, size: int | None) -> list[tuple[Any, ...]]:
-        if active_id is not None and size is not None:
-            key = (active_id, size)
-            return [key + row for row in map(ROW, candles)]
+        """Rows of all 13 columns, each candle's own active and size where none is given."""
         rows = []
         for c in candles:
             a_id = active_id if active_id is not None else c.active_id

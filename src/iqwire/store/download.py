@@ -357,12 +357,18 @@ class _Downloader:
             buffered: list[Candle] = []
             while True:
                 item = await results.get()
-                if item is not None:
+                while item is not None:
                     page, candles = item
                     covered.append(page)
                     buffered += candles
                     self.fetched += len(candles)
-                if covered and (item is None or len(buffered) >= self.batch):
+                    if len(buffered) < self.batch:
+                        item = await results.get()
+                    elif not results.empty():  # group commit: pages fetched during the last write join in
+                        item = results.get_nowait()
+                    else:
+                        break
+                if covered:
                     self.written += await self.store.write_async(
                         buffered, active_id=self.active_id, size=self.size, covered=covered
                     )

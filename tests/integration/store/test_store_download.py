@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,69 @@ async def test_downloading_again_changes_nothing(store: CandleStore, client: Cli
     forced = await download(store, client, 76, 60, NOW - DAY, NOW, batch=3000)
     assert (forced.fetched, forced.written) == (1440, 0)
     assert store.count() == rows
+
+
+async def test_pages_fetched_during_a_write_join_the_next_commit(
+    store: CandleStore, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_write_may_end = asyncio.Event()
+
+    class Releasing(Wrapped):
+        async def get_candles(self, active_id: int, size: int, **kwargs: Any) -> list[Candle]:
+            candles = await super().get_candles(active_id, size, **kwargs)
+            if self.calls >= 8:  # the queue is full by now: the fetchers wait for the writer
+                first_write_may_end.set()
+            return candles
+
+    counting = Releasing(client)
+    commits: list[tuple[int, list[tuple[int, int]]]] = []
+    progress: list[int] = []
+    write_async = store.write_async
+
+    async def slow_first_write(candles: list[Candle], **kwargs: Any) -> int:
+        commits.append((len(candles), list(kwargs["covered"])))
+        if len(commits) == 1:
+            await first_write_may_end.wait()  # meanwhile the fetchers fill the queue
+        return await write_async(candles, **kwargs)
+
+    monkeypatch.setattr(store, "write_async", slow_first_write)
+    report = await download(
+        store,
+        counting,  # type: ignore[arg-type]
+        76,
+        60,
+        NOW - 10 * DAY,
+        NOW,
+        concurrency=4,
+        progress=lambda done, total: progress.append(done),
+    )
+    assert report.pages == 15 and report.complete and report.fetched == report.written == 14_400
+    assert len(commits) < report.pages  # pages were grouped
+    assert max(len(pages) for _, pages in commits) > 1
+    for count, pages in commits:  # each commit holds exactly its pages' candles
+        assert count == sum(b - a for a, b in pages) // 60
+    assert progress[1:] == list(itertools.accumulate(count for count, _ in commits))
+    assert store.coverage(76, 60) == [(report.start, report.end)]
+    with CandleStore(tmp_path / "one-page-at-a-time.sqlite") as reference:
+        await download(reference, client, 76, 60, NOW - 10 * DAY, NOW, concurrency=1)
+        assert fields(store.read(76, 60)) == fields(reference.read(76, 60))
+    assert_no_duplicates(store)
+
+
+async def test_a_batch_larger_than_a_page_gathers_whole_pages(
+    store: CandleStore, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes: list[int] = []
+    write_async = store.write_async
+
+    async def recording(candles: list[Candle], **kwargs: Any) -> int:
+        sizes.append(len(candles))
+        return await write_async(candles, **kwargs)
+
+    monkeypatch.setattr(store, "write_async", recording)
+    report = await download(store, client, 76, 60, NOW - 5 * DAY, NOW, concurrency=2, batch=2500)
+    assert report.complete and sum(sizes) == 7200
+    assert all(size >= 2500 and size % 1000 == 0 for size in sizes[:-1])
 
 
 async def test_ids_that_do_not_follow_time_switch_paging_to_time_ranges(
