@@ -48,6 +48,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ from typing import Any, Protocol
 
 from iqwire.errors import IqwireError
 from iqwire.models import Candle, FirstCandles
-from iqwire.store.candles import CandleStore, Gap, StoredActive, merge_intervals
+from iqwire.store.candles import CandleStore, Gap, StoredActive, merge_intervals, subtract_intervals
 
 __all__ = ["PAGE_SLOTS", "CandleSource", "DownloadReport", "Schedule", "classify_gaps", "download"]
 
@@ -270,6 +271,24 @@ def _pages(intervals: Sequence[tuple[int, int]], size: int, slots: int) -> list[
     return [(a, min(end, a + span)) for start, end in intervals for a in range(start, end, span)]
 
 
+_START = operator.attrgetter("start")
+
+
+def _absent_runs(
+    store: CandleStore, active_id: int, size: int, start: int, end: int, full: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """``store.gap_runs(active_id, size, start, end)``, without scanning the ``full`` ranges.
+
+    ``full``: ranges on the grid whose every slot this download has just stored. The
+    rest is asked of the store range by range; a full range holds a candle at both
+    ends, so no run crosses it and the runs of the parts are the runs of the whole.
+    """
+    runs: list[tuple[int, int]] = []
+    for part_start, part_end in subtract_intervals([(start, end)], full):
+        runs += store.gap_runs(active_id, size, part_start, part_end)
+    return runs
+
+
 def _within(candles: list[Candle], start: int, end: int) -> list[Candle]:
     """The candles with ``start <= from < end`` (the list itself when all of them are)."""
     if not candles or (start <= candles[0].start and candles[-1].start < end):
@@ -304,12 +323,20 @@ class _Downloader:
         self.written = 0
         self.done = 0
         self.total = 0
+        #: Pages whose reply held every slot (stored once the writer has committed them).
+        self.full: list[tuple[int, int]] = []
 
     def id_of(self, start: int) -> int:
         assert self.first is not None
         return (start - self.first.start) // self.size + self.first.id
 
     async def fetch(self, page: tuple[int, int]) -> list[Candle]:
+        candles = await self._fetch(page)
+        if list(map(_START, candles)) == list(range(page[0], page[1], self.size)):
+            self.full.append(page)
+        return candles
+
+    async def _fetch(self, page: tuple[int, int]) -> list[Candle]:
         start, end = page
         self.pages += 1
         if self.by_id:
@@ -477,7 +504,7 @@ async def download(
     await runner.run(_pages(todo, size, PAGE_SLOTS))
     await _describe(store, client, active_id)
 
-    runs = await asyncio.to_thread(store.gap_runs, active_id, size, start, end)
+    runs = await asyncio.to_thread(_absent_runs, store, active_id, size, start, end, runner.full)
     schedule = None
     if runs and use_schedule and is_open is None:
         schedule = await _schedule_of(client, active_id)

@@ -5,6 +5,7 @@
   forming candles included, across statement boundaries.
 * ``sql.numpy_columns`` with a series fixed (its ``active_id``/``size`` filled, not read)
   against the unfiltered read and against ``CandleStore.read``.
+* A download's gap runs, which skip the pages it stored whole, against ``gap_runs``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from iqwire.models import Candle
 from iqwire.store import CandleStore
+from iqwire.store.download import _absent_runs
 from iqwire.store.sql import COLUMNS, SCHEMA, UPSERT, numpy_columns, upsert
 
 T0 = 1_770_000_000 // 60 * 60
@@ -191,3 +193,41 @@ def test_a_range_of_a_fixed_series_is_filled_and_read(store: CandleStore) -> Non
     assert columns["size"].tolist() == [60] * 30_000
     assert columns["id"].tolist() == list(range(100, 30_100))
     assert (columns["at"] == -1).all() and np.isnan(columns["volume"]).all()
+
+
+# -- a download's gap runs ---------------------------------------------------------------------------
+
+
+def test_runs_that_skip_the_full_pages_equal_the_stores_runs(tmp_path: Path) -> None:
+    @settings(max_examples=150, deadline=None)
+    @given(
+        present=st.sets(st.integers(0, 39)),
+        page=st.integers(1, 9),
+        skip=st.sets(st.integers(0, 39)),
+        bounds=st.tuples(st.integers(0, 10), st.integers(30, 40)),
+    )
+    def check(present: set[int], page: int, skip: set[int], bounds: tuple[int, int]) -> None:
+        path = tmp_path / "runs.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with CandleStore(path) as store:
+            slots = sorted(present)
+            store.write(
+                [
+                    Candle(id=i, start=T0 + 60 * i, end=T0 + 60 * (i + 1), open=1, close=1, low=1, high=1)
+                    for i in slots
+                ],
+                active_id=76,
+                size=60,
+            )
+            first, last = bounds
+            start, end = T0 + 60 * first, T0 + 60 * last
+            pages = [(a, min(a + 60 * page, end)) for a in range(start, end, 60 * page)]
+            full = [  # every page that holds all its slots, except those the example leaves out
+                (a, b)
+                for number, (a, b) in enumerate(pages)
+                if number not in skip and all((t - T0) // 60 in present for t in range(a, b, 60))
+            ]
+            assert _absent_runs(store, 76, 60, start, end, full) == store.gap_runs(76, 60, start, end)
+
+    check()
