@@ -6,9 +6,10 @@ Theory of operation.
    (its ``from`` and id); the range is clamped to it and to the last *complete*
    candle (``from + size <= server time``), on the candle grid.
 2. **Resume.** Only the parts of the range that no earlier download fetched in
-   full (the store's ``coverage``) are fetched. A page's candles and its coverage
-   are committed in one transaction, so an interrupted download loses at most the
-   pages not yet committed, and fetching them again inserts no duplicate.
+   full (the store's ``coverage``) are fetched. Pages' candles and their coverage
+   are committed in one transaction (at least ``batch`` candles, plus every page
+   fetched while the previous write ran), so an interrupted download loses at most
+   the pages not yet committed, and fetching them again inserts no duplicate.
 3. **Pages.** Up to 1000 candle slots each, ``concurrency`` in flight. A page is
    asked by id range: ids are sequential in time, so the candle starting at ``t``
    has ``id = (t - first.start) // size + first.id``. The first reply whose ids do
