@@ -137,6 +137,8 @@ class LiveSession:
         self.recovery: Recovery | None = None
         self.margin_recovery: MarginRecovery | None = None
         self._margin_link: JournalLink | None = None
+        #: The run's margin desk (``None`` without margin limits), once the run has started.
+        self.desk: MarginDesk | None = None
         self.start_balance: float | None = None
 
     # -- the run ----------------------------------------------------------------------------
@@ -165,7 +167,8 @@ class LiveSession:
             balance_id=self.broker.balance_id,
             start_balance=self.start_balance,
             end_balance=self.broker.balance(),
-            unsettled=len(self.state.open_trades),
+            # Margin positions do not expire: those still open at the end are left on the server.
+            unsettled=len(self.state.open_trades) + (len(self.desk.open_positions) if self.desk else 0),
             recovery=self.recovery,
         )
 
@@ -228,8 +231,10 @@ class LiveSession:
             emit=self._emit,
             journal=self._margin_link,
             guard=guard,
+            report=self.state.closed.append,  # the run's report counts margin closes too
         )
         broker.on_closed = desk.settled
+        self.desk = desk
         found = self.margin_recovery
         if found is not None:
             for follow in found.follow:

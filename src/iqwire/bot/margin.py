@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from iqwire.bot.journal import Answer, Intent, TradeStatus
+from iqwire.bot.records import TradeRecord
 from iqwire.bot.risk import RiskGuard
 from iqwire.bot.runner import JournalLink
 from iqwire.errors import IqwireError, TradeNotPlaced, TradeStateUnknown, UnknownAsset, UnknownBalance
@@ -110,6 +111,24 @@ class MarginTicket:
         """Quantity × price (the open price unless one is given)."""
         return self.quantity * (price if price is not None else self.open_price or 0.0)
 
+    def to_record(self) -> TradeRecord:
+        """The closed ticket as the report sees it (quantity as amount, no payout; its product as journaled)."""
+        closed_at = self.closed_at if self.closed_at is not None else self.opened_at or 0.0
+        return TradeRecord(
+            id=self.id,
+            active_id=self.active_id,
+            direction=self.side,
+            amount=float(self.quantity),
+            payout=0.0,
+            opened_at=self.opened_at if self.opened_at is not None else closed_at,
+            expires_at=closed_at,
+            open_price=self.open_price or 0.0,
+            close_price=self.close_price,
+            outcome=margin_outcome(self.pnl),
+            pnl=self.pnl,
+            product=str(self.details.get("product", "margin")),
+        )
+
 
 @dataclass(frozen=True)
 class MarginAccountView:
@@ -178,7 +197,8 @@ class MarginDesk:
     (daily loss limit, cool-down) refuse margin orders too, and every margin close
     counts in its day's P&L and losing streak (the margin positions hold no option slot).
     A ticket that closes by itself (take-profit, stop-loss, stop-out) is settled by the
-    broker calling :meth:`settled`.
+    broker calling :meth:`settled`. ``report`` receives each close's
+    :class:`~iqwire.bot.records.TradeRecord` (the live session adds them to the run's report).
     """
 
     def __init__(
@@ -191,9 +211,11 @@ class MarginDesk:
         emit: Callable[[str], None] | None = None,
         journal: JournalLink | None = None,
         guard: RiskGuard | None = None,
+        report: Callable[[TradeRecord], None] | None = None,
     ) -> None:
         self.broker = broker
         self.guard = guard
+        self._report = report
         self.limits = limits if limits is not None else MarginLimits()
         self._now = now
         self._resolve = resolve
@@ -258,9 +280,9 @@ class MarginDesk:
                 )
             self._emit(f"refused: {reason}")
             return None
-        intent_id = None
+        intent_id, product = None, None
         if link is not None:
-            intent_id = await self._record_intent(
+            intent_id, product = await self._record_intent(
                 link, active, active_id, side, quantity, type, price, leverage
             )
         try:
@@ -278,6 +300,8 @@ class MarginDesk:
             self._refused(exc, intent_id)
             return None
         self.tickets[ticket.id] = ticket
+        if product is not None:
+            ticket.details.setdefault("product", product)
         if link is not None and intent_id is not None:
             self._intents[ticket.id] = intent_id
             answer = Answer(
@@ -298,8 +322,8 @@ class MarginDesk:
         type: str,
         price: float | None,
         leverage: int | None,
-    ) -> int | None:
-        """Journal the order before it is sent (durable when this returns); its intent id.
+    ) -> tuple[int, str]:
+        """Journal the order before it is sent (durable when this returns); its intent id and product.
 
         The broker names the product (``marginal-<family>``), the active and the marginal
         balance when it can; an instrument it does not know is left for the order to refuse.
@@ -312,7 +336,7 @@ class MarginDesk:
                 log.debug("cannot describe %r before ordering: %s", active, exc)
         details = {"type": type, "price": price, "leverage": leverage}
         intent = Intent(product, active_id, side, quantity, None, balance_id, self._now(), details=details)
-        return link.journal.record_intent(link.run_id, intent, guarded=True)
+        return link.journal.record_intent(link.run_id, intent, guarded=True), product
 
     def _refused(self, exc: IqwireError, intent_id: int | None) -> None:
         if isinstance(exc, TradeStateUnknown):
@@ -370,6 +394,8 @@ class MarginDesk:
             link.journal.record_outcome(
                 intent_id, outcome, ticket.pnl, close_price=ticket.close_price, closed_at=closed_at
             )
+        if self._report is not None:
+            self._report(ticket.to_record())
         self._emit(f"closed margin #{ticket.id} ({ticket.close_reason or 'closed'}): P&L {ticket.pnl:+.2f}")
 
 

@@ -164,7 +164,7 @@ def _ticket(trade: JournalTrade, order_id: int, position: Position | None) -> Ma
         leverage=int(str(leverage)),
         type=str(trade.details.get("type") or "market"),
         status="pending" if position is None else "open",
-        details={"recovered": True},
+        details={"recovered": True, "product": trade.product},
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from iqwire.bot import Context, RiskGuard, RiskLimits, Strategy
 from iqwire.bot.journal import Answer, Intent, Journal, TradeStatus
-from iqwire.bot.live import LiveSession
+from iqwire.bot.live import LiveResult, LiveSession
 from iqwire.bot.margin import MarginLimits
 from iqwire.bot.margin_recovery import recover_margin
 from iqwire.bot.recovery import rebuild_guard, recover
@@ -145,29 +146,32 @@ def test_margin_closes_count_in_the_rebuilt_guard_without_taking_option_slots(tm
 
 
 class TakeProfit(Strategy):
-    """Buys EURUSD-OTC on margin once, with a take-profit and a stop-loss a few pips away."""
+    """Buys EURUSD-OTC on margin once, with a take-profit and a stop-loss ``pips`` away (none: 0)."""
 
     actives: ClassVar[list[str | int]] = ["EURUSD-OTC"]
     sizes: ClassVar[list[int]] = [1]
 
-    def __init__(self) -> None:
+    def __init__(self, pips: int = 2) -> None:
         super().__init__()
         self.tickets: list[Any] = []
+        self.levels = {"take_profit": (pips, "pips"), "stop_loss": (pips, "pips")} if pips else {}
 
     async def on_candle(self, ctx: Context, candle: Candle) -> None:
         if not self.tickets:
-            ticket = await ctx.order(
-                "EURUSD-OTC", "buy", 10_000, leverage=100, take_profit=(2, "pips"), stop_loss=(2, "pips")
-            )
-            self.tickets.append(ticket)
+            self.tickets.append(await ctx.order("EURUSD-OTC", "buy", 10_000, leverage=100, **self.levels))
 
 
-async def test_a_take_profit_or_stop_loss_close_is_journaled_and_counted_by_the_guard(tmp_path: Path) -> None:
+async def _run_margin_session(
+    tmp_path: Path,
+    strategy: TakeProfit,
+    done: Callable[[], bool],
+    check: Callable[[LiveSession, LiveResult, Journal, Client], Awaitable[None]],
+) -> None:
+    """A journaled live session with a margin desk on a manual-clock simulator, moved on until ``done``."""
     async with (
         Simulator(seed=5, clock=ManualClock(START)) as sim,
         Client(ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url) as client,
     ):
-        strategy = TakeProfit()
         with Journal.open(tmp_path / "j.sqlite") as journal:
             session = LiveSession(client, strategy, margin=MarginLimits(), warmup=False, journal=journal)
             stop = asyncio.Event()
@@ -175,19 +179,44 @@ async def test_a_take_profit_or_stop_loss_close_is_journaled_and_counted_by_the_
             for _ in range(600):
                 await sim.advance(1)
                 await asyncio.sleep(0.01)
-                if strategy.tickets and strategy.tickets[0].status == "closed":
+                if done():
                     break
             stop.set()
             while not run.done():
                 await sim.advance(1)
                 await asyncio.sleep(0.01)
-            await run
-            (ticket,) = strategy.tickets
-            assert ticket.status == "closed" and ticket.close_reason in ("take_profit", "stop_loss")
-            (row,) = journal.trades()
-            assert (
-                row.product == PRODUCT and row.ref_id == str(ticket.id) and row.status is TradeStatus.CLOSED
-            )
-            assert row.pnl == ticket.pnl and row.balance_id == await _marginal_id(client)
-            assert session.runner is not None
-            assert session.runner.guard.describe(client.server_time())["today"] == f"{ticket.pnl:+.2f}"
+            await check(session, await run, journal, client)
+
+
+async def test_a_take_profit_or_stop_loss_close_is_journaled_and_counted_by_the_guard(tmp_path: Path) -> None:
+    strategy = TakeProfit()
+
+    async def check(session: LiveSession, result: LiveResult, journal: Journal, client: Client) -> None:
+        assert result.unsettled == 0
+        (ticket,) = strategy.tickets
+        assert ticket.status == "closed" and ticket.close_reason in ("take_profit", "stop_loss")
+        (row,) = journal.trades()
+        assert row.product == PRODUCT and row.ref_id == str(ticket.id) and row.status is TradeStatus.CLOSED
+        assert row.pnl == ticket.pnl and row.balance_id == await _marginal_id(client)
+        assert session.runner is not None
+        assert session.runner.guard.describe(client.server_time())["today"] == f"{ticket.pnl:+.2f}"
+        # The run's own report counts it, as the journal's does.
+        (record,) = session.state.closed
+        assert (record.id, record.product, record.pnl) == (ticket.id, PRODUCT, ticket.pnl)
+        assert journal.closed_records() == [record]
+
+    await _run_margin_session(
+        tmp_path, strategy, lambda: bool(strategy.tickets) and strategy.tickets[0].status == "closed", check
+    )
+
+
+async def test_a_position_left_open_at_the_end_is_unsettled_and_open_in_the_journal(tmp_path: Path) -> None:
+    strategy = TakeProfit(pips=0)
+
+    async def check(session: LiveSession, result: LiveResult, journal: Journal, client: Client) -> None:
+        (ticket,) = strategy.tickets
+        assert ticket.status == "open" and result.unsettled == 1 and session.state.closed == []
+        (row,) = journal.trades()
+        assert row.status is TradeStatus.OPEN and row.ref_id == str(ticket.id)
+
+    await _run_margin_session(tmp_path, strategy, lambda: bool(strategy.tickets), check)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from iqwire.bot.journal import Journal, TradeStatus
 from iqwire.bot.margin import MarginAccountView, MarginDesk, MarginTicket
+from iqwire.bot.records import TradeRecord
 from iqwire.bot.risk import RiskGuard, RiskLimits
 from iqwire.bot.runner import JournalLink
 from iqwire.models import Outcome
@@ -59,18 +60,28 @@ class ScriptedBroker:
         return ticket
 
 
-def _desk(journal: Journal, guard: RiskGuard) -> tuple[MarginDesk, ScriptedBroker, int]:
+def _desk(
+    journal: Journal, guard: RiskGuard, report: list[TradeRecord] | None = None
+) -> tuple[MarginDesk, ScriptedBroker, int]:
     run = journal.start_run(mode="paper", account="a", at=NOW)
     broker = ScriptedBroker()
-    link = JournalLink(journal, run, None, product="marginal-forex", ref_kind="order")
-    desk = MarginDesk(broker, now=lambda: NOW, resolve=lambda a: 76, journal=link, guard=guard)
+    link = JournalLink(journal, run, None, product="margin", ref_kind="order")
+    desk = MarginDesk(
+        broker,
+        now=lambda: NOW,
+        resolve=lambda a: 76,
+        journal=link,
+        guard=guard,
+        report=None if report is None else report.append,
+    )
     return desk, broker, run
 
 
 async def test_a_close_is_journaled_and_counted_once_and_the_day_loss_then_refuses(tmp_path: Path) -> None:
     guard = RiskGuard(RiskLimits(daily_loss_limit=5, cooldown_after_losses=None))
+    reported: list[TradeRecord] = []
     with Journal.open(tmp_path / "j.sqlite") as journal:
-        desk, broker, run = _desk(journal, guard)
+        desk, broker, run = _desk(journal, guard, reported)
         ticket = await desk.order("EURUSD-OTC", "buy", 10_000)
         assert ticket is not None
         (row,) = journal.trades()
@@ -83,6 +94,13 @@ async def test_a_close_is_journaled_and_counted_once_and_the_day_loss_then_refus
         assert (row.status, row.outcome, row.pnl) == (TradeStatus.CLOSED, Outcome.LOSS, -5.0)
         assert [kind for kind, _, _ in journal.events(row.id)] == ["intent", "answer", "outcome"]
         assert guard.describe(NOW)["today"] == "-5.00" and guard.open_count == 0
+        # Reported once, as the journal reports it (the product the broker described).
+        assert reported == journal.closed_records()
+        assert (reported[0].product, reported[0].amount, reported[0].close_price) == (
+            "marginal-forex",
+            10_000,
+            1.0995,
+        )
 
         assert await desk.order("EURUSD-OTC", "buy", 10_000) is None
         assert broker.sent == 1  # refused before anything was sent

@@ -110,11 +110,13 @@ class JournalTrade:
             amount=self.amount,
             payout=self.payout if self.payout is not None else 0.0,
             opened_at=opened,
-            expires_at=self.expires_at if self.expires_at is not None else opened,
+            # A trade without an expiry (a margin position) ends when it closed.
+            expires_at=self.expires_at if self.expires_at is not None else self.closed_at or opened,
             open_price=self.open_price if self.open_price is not None else 0.0,
             close_price=self.close_price,
             outcome=self.outcome,
             pnl=self.pnl,
+            product=self.product,
         )
 
 
