@@ -275,14 +275,16 @@ class LiveSession:
         marginal_id = await self._marginal_id(chosen)
         if self.recover:
             self.recovery = await recover(journal, client, account=account, balance_id=chosen.id)
-            self.margin_recovery = await recover_margin(
-                journal, client, account=account, balance_id=marginal_id
-            )
+            if marginal_id is not None:  # an account without a marginal balance has no margin rows
+                self.margin_recovery = await recover_margin(
+                    journal, client, account=account, balance_id=marginal_id
+                )
             # Margin closes count in the day's P&L too (with or without a margin desk this run).
             trades = [
                 t
                 for t in journal.trades(account=account)
-                if t.balance_id == chosen.id or (is_margin(t.product) and t.balance_id == marginal_id)
+                if t.balance_id == chosen.id
+                or (marginal_id is not None and is_margin(t.product) and t.balance_id == marginal_id)
             ]
             rebuild_guard(guard, trades, client.server_time())
         self._run_id = journal.start_run(
