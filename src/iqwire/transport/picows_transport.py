@@ -1,9 +1,11 @@
 """An optional, faster WebSocket transport on ``picows`` (``pip install 'iqwire[fast]'``).
 
 Selected with ``Client(transport="picows")``. picows parses frames in C and hands
-each one to a callback; this transport copies the payload into a list and wakes
-the client's reader once per batch, so a burst of pushes costs one task switch
-instead of one per frame (:meth:`PicowsTransport.recv_batch`). The contract is
+each one to a callback; this transport copies the payload into a list and hands
+the list to the client's reader every :data:`CHUNK` frames and at the end of each
+read (:meth:`PicowsTransport.deliver`), so a burst of pushes costs no task switch
+and is decoded while it is still in the CPU's cache; or it wakes a reader that
+asks with :meth:`PicowsTransport.recv_batch` once per batch. The contract is
 :class:`~iqwire.transport.WebSocketTransport`'s: text frames out, bytes in,
 ``ConnectionLost`` when the connection is gone, TLS verified unless an explicit
 ``ssl_context`` says otherwise.
@@ -19,6 +21,7 @@ from typing import Any
 from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from iqwire.errors import ConnectionLost
+from iqwire.transport._delivery import Delivery, Sink
 from iqwire.transport._errors import certificate_error
 from iqwire.transport.websocket import USER_AGENT
 
@@ -27,6 +30,8 @@ __all__ = ["PicowsTransport"]
 
 #: Frames buffered for the reader before the socket stops being read.
 HIGH_WATER = 4096
+#: Frames handed to a delivery sink at once while picows parses a read.
+CHUNK = 256
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -34,7 +39,7 @@ _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
 
 
-class _Listener(WSListener):
+class _Listener(WSListener, Delivery):
     """picows callbacks: whole messages into ``frames``, the reader woken once per batch."""
 
     def __init__(self) -> None:
@@ -46,6 +51,10 @@ class _Listener(WSListener):
         self.transport: WSTransport | None = None
         self._fragments: list[bytes] | None = None
         self._writable: asyncio.Future[None] | None = None
+        #: Set by PicowsTransport.deliver: frames go to it every CHUNK frames and after each read.
+        self.sink: Sink | None = None
+        self.delivered: asyncio.Future[None] | None = None  # ends deliver(): lost, or the sink failed
+        self._tail_scheduled = False
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -56,7 +65,9 @@ class _Listener(WSListener):
             # The hot path, inlined: one whole message, appended to the batch.
             frames = self.frames
             frames.append(frame.get_payload_as_bytes())
-            if len(frames) == 1:  # the reader waits only on an empty batch
+            if self.sink is not None:
+                self._chunk_ready()
+            elif len(frames) == 1:  # the reader waits only on an empty batch
                 waiter = self.waiter
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
@@ -80,9 +91,27 @@ class _Listener(WSListener):
             transport.send_close(code)
             transport.disconnect()
 
+    def _chunk_ready(self) -> None:
+        # picows parses a whole read (it can hold thousands of frames) in one go:
+        # hand them on every CHUNK frames, while they are still in the CPU's cache,
+        # and the rest once the read is over.
+        if len(self.frames) >= CHUNK:
+            self.pass_on()
+        elif not self._tail_scheduled:
+            self._tail_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pass_on_tail)
+
+    def _pass_on_tail(self) -> None:
+        self._tail_scheduled = False
+        if self.frames and self.sink is not None:
+            self.pass_on()
+
     def _deliver(self, data: bytes) -> None:
         frames = self.frames
         frames.append(data)
+        if self.sink is not None:
+            self._chunk_ready()
+            return
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -92,7 +121,9 @@ class _Listener(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.disconnected = True
-        for future in (self.waiter, self._writable):
+        if self.frames and self.sink is not None:
+            self.pass_on()  # every frame reaches the sink before the delivery ends
+        for future in (self.waiter, self._writable, self.delivered):
             if future is not None and not future.done():
                 future.set_result(None)
 
@@ -186,6 +217,39 @@ class PicowsTransport:
             listener.paused = False
             self._transport.underlying_transport.resume_reading()
         return frames
+
+    async def deliver(self, sink: Sink) -> None:
+        """Hand every received frame to ``sink`` as it is read, until the connection ends.
+
+        ``sink(frames)`` runs in picows' frame callback, every :data:`CHUNK` frames and
+        once a read's last frames are in (first with the frames received before this
+        call), so a burst is decoded while it is still in the CPU's cache and a reply
+        reaches its request without a task switch; it must not block. Reading never
+        pauses: nothing is buffered here. Cancelling this call stops the delivery;
+        frames read after that wait for :meth:`recv_batch`.
+
+        Raises:
+            ConnectionLost: the connection closed (every frame was delivered first).
+            Exception: whatever ``sink`` raised (it gets no frames after that).
+        """
+        listener = self._listener
+        if listener.disconnected and not listener.frames:
+            raise ConnectionLost(f"connection closed: {listener.close_reason}")
+        delivered = listener.delivered = asyncio.get_running_loop().create_future()
+        listener.sink = sink
+        try:
+            if listener.frames:
+                listener.pass_on()
+            if listener.paused and not listener.disconnected:
+                listener.paused = False
+                self._transport.underlying_transport.resume_reading()
+            if listener.disconnected and not delivered.done():
+                delivered.set_result(None)
+            await delivered
+        finally:
+            listener.sink = None
+            listener.delivered = None
+        raise ConnectionLost(f"connection closed: {listener.close_reason}")
 
     async def recv(self) -> bytes:
         """The next frame's bytes (prefer :meth:`recv_batch`).

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import ssl
-from collections.abc import Callable
 from typing import Any, cast
 
 import websockets
@@ -31,6 +30,7 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from iqwire.errors import ConnectionLost
+from iqwire.transport._delivery import Delivery, Sink
 from iqwire.transport._errors import certificate_error
 
 __all__ = ["DEFAULT_WS_URL", "ConnectionTransport", "WebSocketTransport"]
@@ -160,7 +160,7 @@ _PONG = Opcode.PONG
 _OPEN = State.OPEN
 
 
-class _Reader(asyncio.Protocol):
+class _Reader(asyncio.Protocol, Delivery):
     """The socket's side: whole reads into websockets' parser, whole messages into ``frames``."""
 
     def __init__(self, ws: ClientProtocol, opened: asyncio.Future[None]) -> None:
@@ -175,7 +175,7 @@ class _Reader(asyncio.Protocol):
         self.lost = False
         self.lost_waiter: asyncio.Future[None] = self.loop.create_future()
         #: Set by WebSocketTransport.deliver: each read's frames go to it at once.
-        self.sink: Callable[[list[bytes]], None] | None = None
+        self.sink: Sink | None = None
         self.delivered: asyncio.Future[None] | None = None  # ends deliver(): lost, or the sink failed
         self._fragments: list[bytes] | None = None
         self._writable: asyncio.Future[None] | None = None
@@ -278,18 +278,6 @@ class _Reader(asyncio.Protocol):
             ):
                 self.paused = True
                 self.transport.pause_reading()
-
-    def pass_on(self) -> None:
-        """Hand the buffered frames to the sink; a sink that raises ends the delivery."""
-        sink = self.sink
-        frames, self.frames = self.frames, []
-        assert sink is not None and self.delivered is not None
-        try:
-            sink(frames)
-        except BaseException as exc:  # the reader's failure, as when it read the frames itself
-            self.sink = None
-            if not self.delivered.done():
-                self.delivered.set_exception(exc)
 
     def _handshake_done(self) -> None:
         if self.opened.done():
@@ -449,7 +437,7 @@ class WebSocketTransport:
                 reader.transport.resume_reading()
         return frames
 
-    async def deliver(self, sink: Callable[[list[bytes]], None]) -> None:
+    async def deliver(self, sink: Sink) -> None:
         """Hand the frames of every socket read to ``sink`` as they are read, until the connection ends.
 
         ``sink(frames)`` runs in the socket's read callback (first with the frames

@@ -1,4 +1,7 @@
-"""WebSocketTransport.deliver: each read's frames handed to a sink from the read callback.
+"""Transport.deliver: received frames handed to a sink from the read callback.
+
+Both transports: ``WebSocketTransport`` hands on each socket read's frames,
+``PicowsTransport`` every ``CHUNK`` frames and the rest when the read is over.
 
 A local ``websockets`` server sends numbered text frames when asked (``"send N"``)
 and closes on ``"close"``; the sink records what it got.
@@ -7,13 +10,15 @@ and closes on ``"close"``; the sink records what it got.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from iqwire.client.transports import Transport, transport_factory
 from iqwire.errors import ConnectionLost
-from iqwire.transport import WebSocketTransport
 
 
 async def _handler(ws: ServerConnection) -> None:
@@ -35,10 +40,21 @@ async def url() -> AsyncIterator[str]:
         yield f"ws://127.0.0.1:{port}/"
 
 
-async def _open(url: str) -> WebSocketTransport:
-    transport = await WebSocketTransport.open(url)
-    assert isinstance(transport, WebSocketTransport)
-    return transport
+HAS_PICOWS = importlib.util.find_spec("picows") is not None
+
+
+@pytest.fixture(params=["websockets", "picows"])
+async def transport(request: pytest.FixtureRequest, url: str) -> AsyncIterator[Any]:
+    if request.param == "picows" and not HAS_PICOWS:
+        pytest.skip("picows is not installed")
+    opened: Transport = await transport_factory(request.param)(url, None)
+    yield opened
+    await opened.close()
+
+
+def _buffered(transport: Any) -> int:
+    reader = getattr(transport, "_reader", None) or transport._listener
+    return len(reader.frames)
 
 
 def _numbers(batches: list[list[bytes]]) -> list[int]:
@@ -53,25 +69,28 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_frames_read_before_and_after_the_call_arrive_in_order_then_connection_lost(url: str) -> None:
-    transport = await _open(url)
+async def test_frames_read_before_and_after_the_call_arrive_in_order_then_connection_lost(
+    transport: Any,
+) -> None:
     await transport.send(b"send 5")
-    await _until(lambda: len(transport._reader.frames) == 5, "five frames buffered")
+    await _until(lambda: _buffered(transport) == 5, "five frames buffered")
     batches: list[list[bytes]] = []
     delivery = asyncio.create_task(transport.deliver(batches.append))
     await _until(lambda: len(_numbers(batches)) == 5, "the buffered frames")
-    await transport.send(b"send 300")
-    await _until(lambda: len(_numbers(batches)) == 305, "the later frames")
-    assert _numbers(batches) == list(range(305))
+    await transport.send(b"send 3000")
+    await _until(lambda: len(_numbers(batches)) == 3005, "the later frames")
+    assert _numbers(batches) == list(range(3005))
     assert all(batches)  # never an empty call
+    if hasattr(transport, "_listener"):  # picows: a long read is handed on in chunks
+        from iqwire.transport.picows_transport import CHUNK
+
+        assert max(map(len, batches)) <= CHUNK
     await transport.send(b"close")
     with pytest.raises(ConnectionLost, match="1000"):
         await asyncio.wait_for(delivery, 5)
-    await transport.close()
 
 
-async def test_a_sink_that_raises_ends_the_delivery_with_its_error(url: str) -> None:
-    transport = await _open(url)
+async def test_a_sink_that_raises_ends_the_delivery_with_its_error(transport: Any) -> None:
     batches: list[list[bytes]] = []
 
     def sink(frames: list[bytes]) -> None:
@@ -85,11 +104,9 @@ async def test_a_sink_that_raises_ends_the_delivery_with_its_error(url: str) -> 
     await transport.send(b"send 2")
     assert _numbers([await asyncio.wait_for(transport.recv_batch(), 5)]) in ([1, 2], [1])
     assert _numbers(batches) == [0]  # nothing more reached the sink
-    await transport.close()
 
 
-async def test_a_cancelled_delivery_leaves_later_frames_to_recv_batch(url: str) -> None:
-    transport = await _open(url)
+async def test_a_cancelled_delivery_leaves_later_frames_to_recv_batch(transport: Any) -> None:
     batches: list[list[bytes]] = []
     delivery = asyncio.create_task(transport.deliver(batches.append))
     await transport.send(b"send 3")
@@ -102,4 +119,3 @@ async def test_a_cancelled_delivery_leaves_later_frames_to_recv_batch(url: str) 
     while len(got) < 2:
         got += await asyncio.wait_for(transport.recv_batch(), 5)
     assert _numbers([got]) == [3, 4] and _numbers(batches) == [0, 1, 2]
-    await transport.close()
