@@ -66,7 +66,11 @@ class _Listener(WSListener, Delivery):
             frames = self.frames
             frames.append(frame.get_payload_as_bytes())
             if self.sink is not None:
-                self._chunk_ready()
+                if len(frames) >= CHUNK:  # _chunk_ready, inlined
+                    self.pass_on()
+                elif not self._tail_scheduled:
+                    self._tail_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._pass_on_tail)
             elif len(frames) == 1:  # the reader waits only on an empty batch
                 waiter = self.waiter
                 if waiter is not None and not waiter.done():

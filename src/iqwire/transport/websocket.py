@@ -2,9 +2,10 @@
 
 :class:`WebSocketTransport` (the default) runs websockets' Sans-I/O protocol
 (:class:`websockets.client.ClientProtocol`) under a plain :class:`asyncio.Protocol`:
-each socket read is parsed at once and its frames reach the client's reader as one
-batch (:meth:`WebSocketTransport.recv_batch`), one task switch per burst instead of
-one per frame. It keeps what ``websockets.asyncio.client.connect`` gave: TLS
+each socket read is parsed at once and its frames go to the client's reader from the
+read callback (:meth:`WebSocketTransport.deliver`: no task switch at all) or as one
+batch (:meth:`WebSocketTransport.recv_batch`: one task switch per burst, not per
+frame). It keeps what ``websockets.asyncio.client.connect`` gave: TLS
 verified by default, keepalive pings, the closing handshake, the frame size limit,
 the DEBUG frame log (with the SSID redacted), write flow control, and it stops
 reading the socket while the reader is :data:`HIGH_WATER` frames behind. Through a
