@@ -456,7 +456,7 @@ class WebSocketTransport:
             Exception: whatever ``sink`` raised (it gets no frames after that).
         """
         reader = self._reader
-        if reader.lost:
+        if reader.lost and not reader.frames:
             raise ConnectionLost(f"connection closed: {reader.reason()}")
         delivered = reader.delivered = reader.loop.create_future()
         reader.sink = sink
@@ -465,8 +465,10 @@ class WebSocketTransport:
                 reader.pass_on()
             if reader.paused:
                 reader.paused = False
-                if reader.transport is not None:
+                if not reader.lost and reader.transport is not None:
                     reader.transport.resume_reading()
+            if reader.lost and not delivered.done():
+                delivered.set_result(None)  # lost before the call: its frames were handed on above
             await delivered
         finally:
             reader.sink = None

@@ -119,3 +119,14 @@ async def test_a_cancelled_delivery_leaves_later_frames_to_recv_batch(transport:
     while len(got) < 2:
         got += await asyncio.wait_for(transport.recv_batch(), 5)
     assert _numbers([got]) == [3, 4] and _numbers(batches) == [0, 1, 2]
+
+
+async def test_frames_read_before_a_loss_are_delivered_before_connection_lost(transport: Any) -> None:
+    await transport.send(b"send 3")
+    await _until(lambda: _buffered(transport) == 3, "three frames buffered")
+    await transport.send(b"close")
+    await _until(lambda: bool(transport.closed), "the connection closed")
+    batches: list[list[bytes]] = []
+    with pytest.raises(ConnectionLost):
+        await asyncio.wait_for(transport.deliver(batches.append), 5)
+    assert _numbers(batches) == [0, 1, 2]
