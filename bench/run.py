@@ -40,6 +40,7 @@ SCRIPTS: list[tuple[str, str, list[str], str]] = [
     ("sim-digital", "bench_sim_digital.py", [], "entry 9: digital prices for many subscribers"),
     ("store", "bench_store.py", [], "entries 5 and 6: store download, memory"),
     ("backtest", "bench_backtest.py", [], "entry 7: backtest"),
+    ("live-bot", "bench_live_bot.py", [], "live bot: socket to strategy through the runtime"),
     ("stream-uvloop", "bench_stream.py", ["--uvloop"], "entries 2 and 8 on uvloop"),
     ("rpc-uvloop", "bench_rpc.py", ["--uvloop"], "entry 3 on uvloop"),
 ]

@@ -332,7 +332,9 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
             if pending is not None:
                 await pending
         if ticks and runner.forming(candle):
-            await strategy.on_tick(ctx, candle)
+            tick = strategy.on_tick(ctx, candle)
+            if tick is not None:
+                await tick
     return count
 
 

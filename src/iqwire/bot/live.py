@@ -6,6 +6,14 @@ loop takes them out in arrival order and dispatches them by type, so callbacks
 never interleave, a slow strategy sees candles coalesce instead of a growing
 backlog, and no trade or balance event is ever dropped.
 
+While that loop waits on an empty mailbox, a candle stream's task hands its
+candles to the strategy itself (the same steps the loop would take, in the same
+order, with no task switch per candle): a strategy that keeps up sees every
+candle of a burst instead of the newest of each socket read. When the strategy
+awaits something (``ctx.buy``, an ``async def`` callback) the loop finishes that
+candle before anything else, and what arrives meanwhile queues and coalesces as
+before.
+
 With a :class:`~iqwire.bot.journal.Journal`, the session journals every trade
 (intent before the request), re-synchronises the journal's unsettled trades
 with the server before its first trade, adopts those still open, and rebuilds
@@ -18,7 +26,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +63,20 @@ log = logging.getLogger("iqwire.bot.live")
 
 #: How long the loop waits for a signal before it moves the clock on (seconds).
 _IDLE = 0.5
+
+
+@dataclass(eq=False)
+class _Resume:
+    """The rest of a candle a feed handed to the strategy: the loop awaits it before anything after."""
+
+    pending: Awaitable[object]
+
+
+@dataclass(eq=False)
+class _Failed:
+    """A callback a feed ran raised: the loop raises it, in order."""
+
+    error: BaseException
 
 
 @dataclass
@@ -140,6 +162,16 @@ class LiveSession:
         #: The run's margin desk (``None`` without margin limits), once the run has started.
         self.desk: MarginDesk | None = None
         self.start_balance: float | None = None
+        # The direct lane (see the module's doc): open while the loop waits on an empty
+        # mailbox and the run is not over (its stop event unset, its deadline ahead).
+        self._lane_open = False
+        self._lane_ended = False
+        # A candle a feed started and the loop has not finished (it is in the mailbox),
+        # and a callback that raised in a feed (the loop raises it).
+        self._started: _Resume | None = None
+        self._failure: _Failed | None = None
+        #: Candles handed to the strategy by their feed (the rest went through the mailbox).
+        self.direct = 0
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -330,9 +362,30 @@ class LiveSession:
         self._last_status = {spec.id: spec.is_open_at(now) for spec in self._actives}
 
     async def _feed(self, stream: AsyncIterator[Any]) -> None:
-        put = self.mailbox.put
+        mailbox = self.mailbox
+        put = mailbox.put
+        runner = self.runner
+        assert runner is not None  # (the feeds open once the runner exists)
+        candle_nowait, state = runner.candle_nowait, self.state
         async for item in stream:
-            put(item)
+            if self._lane_open and type(item) is Candle and not mailbox:
+                # The loop waits for work and nothing is queued before this candle:
+                # what it would do with it, done here (see the module's doc).
+                self.direct += 1
+                try:
+                    pending = candle_nowait(item)
+                    if pending is None:
+                        if state.warmup_have < state.warmup_needed:  # state.warming_up
+                            warmup_progress(runner.ctx, self._warm_needs, state)
+                        continue
+                except Exception as exc:  # the loop raises it, as if it had called the strategy
+                    self._failure = failed = _Failed(exc)
+                    put(failed)
+                    return
+                self._started = resume = _Resume(self._after_candle(runner, pending))
+                put(resume)
+            else:
+                put(item)
 
     async def _close_feeds(self, *, account: bool = True) -> None:
         tasks = self._feeds + (self._account_feeds if account else [])
@@ -356,12 +409,32 @@ class LiveSession:
         if not self.state.warming_up:
             runner.emit(f"warmed up from history ({self.state.warmup_needed} candles)")
 
+    async def _after_candle(self, runner: BotRunner, pending: Awaitable[object]) -> None:
+        await pending
+        if self.state.warming_up:
+            warmup_progress(runner.ctx, self._warm_needs, self.state)
+
+    async def _finish_started(self) -> None:
+        """Finish the candle a feed started, if the loop has not (it is still in the mailbox)."""
+        started = self._started
+        if started is not None:
+            self._started = None
+            await started.pending
+
     async def _dispatch(self, runner: BotRunner, event: object) -> None:
         match event:
             case Candle():
-                await runner.candle(event)
-                if self.state.warming_up:
+                pending = runner.candle_nowait(event)
+                if pending is not None:
+                    await self._after_candle(runner, pending)
+                elif self.state.warming_up:
                     warmup_progress(runner.ctx, self._warm_needs, self.state)
+            case _Resume():
+                if event is self._started:
+                    await self._finish_started()
+            case _Failed():
+                self._failure = None
+                raise event.error
             case TradeRecord():
                 await runner.trade_closed(event)
             case BalanceChanged():
@@ -383,6 +456,39 @@ class LiveSession:
             return
         loop = asyncio.get_running_loop()
         deadline = None if duration is None else loop.time() + duration
+        # The lane closes the moment the run is over, not at the loop's next turn.
+        self._lane_ended = False
+        watch = None if stop is None else asyncio.create_task(self._end_lane_on(stop))
+        timer = None if deadline is None else loop.call_at(deadline, self._end_lane)
+        try:
+            await self._loop_realtime(runner, loop, deadline, stop)
+        finally:
+            self._end_lane()
+            if watch is not None:
+                watch.cancel()
+            if timer is not None:
+                timer.cancel()
+        # The run is over: a candle a feed started (or a callback that failed there) is
+        # finished (raised) even if the loop did not reach it in the mailbox.
+        if self._failure is not None:
+            raise self._failure.error
+        await self._finish_started()
+
+    def _end_lane(self) -> None:
+        self._lane_ended = True
+        self._lane_open = False
+
+    async def _end_lane_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._end_lane()
+
+    async def _loop_realtime(
+        self,
+        runner: BotRunner,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float | None,
+        stop: asyncio.Event | None,
+    ) -> None:
         mailbox = self.mailbox
         while stop is None or not stop.is_set():
             timeout = _IDLE if deadline is None else min(_IDLE, deadline - loop.time())
@@ -390,11 +496,15 @@ class LiveSession:
                 return
             event = mailbox.get_nowait()
             if event is None:
+                # The feeds may hand candles over while this waits.
+                self._lane_open = not self._lane_ended
                 try:
                     event = await asyncio.wait_for(mailbox.get(), timeout=timeout)
                 except TimeoutError:
                     self._idle()
                     continue
+                finally:
+                    self._lane_open = False
             await self._dispatch(runner, event)
 
     async def _loop_stepped(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from iqwire.bot.context import Broker, Context, MarginTrading
@@ -112,6 +112,19 @@ class BotRunner:
 
     async def candle(self, candle: Candle) -> None:
         """A candle pushed or replayed: update the window, then ``on_candle``/``on_tick``."""
+        pending = self.candle_nowait(candle)
+        if pending is not None:
+            await pending
+
+    def candle_nowait(self, candle: Candle) -> Awaitable[object] | None:
+        """:meth:`candle` up to the strategy's first wait: ``None`` when it is done with the candle.
+
+        Otherwise the rest to await (what ``on_candle`` returned — an ``async def
+        on_candle``'s coroutine, or ``ctx.buy(...)`` — then ``on_tick``) before the
+        next signal. A plain ``def on_candle``/``on_tick`` that returns ``None``
+        costs no coroutine: the live session hands most candles over this way,
+        without a task switch.
+        """
         now = self.broker.now()
         state = self.state
         if now > state.server_time:
@@ -119,12 +132,16 @@ class BotRunner:
         closed = self.take(candle)
         if closed is not None:
             pending = self.strategy.on_candle(self.ctx, closed)
-            if (
-                pending is not None
-            ):  # an ``async def on_candle``, or a plain one that returned ``ctx.buy(...)``
-                await pending
+            if pending is not None:
+                return self._then_tick(pending, candle)
+        return self.strategy.on_tick(self.ctx, candle) if self.forming(candle) else None
+
+    async def _then_tick(self, pending: Awaitable[object], candle: Candle) -> None:
+        await pending
         if self.forming(candle):
-            await self.strategy.on_tick(self.ctx, candle)
+            tick = self.strategy.on_tick(self.ctx, candle)
+            if tick is not None:
+                await tick
 
     def take(self, candle: Candle) -> Candle | None:
         """Record a candle (its price, its window) without calling the strategy.

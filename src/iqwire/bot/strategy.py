@@ -79,8 +79,14 @@ class Strategy:
         """
         return None
 
-    async def on_tick(self, ctx: Context, candle: Candle) -> None:
-        """The forming candle moved (live and paper only: a backtest has closed candles)."""
+    def on_tick(self, ctx: Context, candle: Candle) -> Awaitable[object] | None:
+        """The forming candle moved (live and paper only: a backtest has closed candles).
+
+        As ``on_candle``: an ``async def``, or a plain ``def`` returning ``None`` or
+        the awaitable of the one call it wants made. Forming candles arrive several
+        times a second per subscription; a plain ``def`` costs no coroutine on each.
+        """
+        return None
 
     async def on_mood(self, ctx: Context, mood: TradersMood) -> None:
         """Traders' sentiment changed (``traders-mood-changed``)."""

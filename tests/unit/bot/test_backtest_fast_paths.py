@@ -32,6 +32,7 @@ from iqwire.bot.runner import BotRunner
 from iqwire.models import Candle
 
 T0 = 1_770_899_100
+NS = 1_000_000_000
 NO_LIMITS = RiskLimits.unlimited()
 PAYOUTS = {76: 88.0, 81: 85.0}
 #: (product, expiration) bought in turn.
@@ -332,3 +333,42 @@ def test_report_drawdown_and_products() -> None:
         "pnl": -2.0,
     }
     assert report.by_product["turbo"]["sold"] == 1
+
+
+class Ticks(Strategy):
+    """Plain ``on_tick`` (a coroutine on every other one), ``async def on_candle``: the order of calls."""
+
+    actives = [76]
+    sizes = [5]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def on_candle(self, ctx: Context, candle: Candle) -> None:
+        self.calls.append(f"candle {candle.id} start")
+        await asyncio.sleep(0)
+        self.calls.append(f"candle {candle.id} end")
+
+    def on_tick(self, ctx: Context, candle: Candle) -> Any:
+        self.calls.append(f"tick {candle.id}")
+        return self._later(candle) if candle.id % 2 == 0 else None
+
+    async def _later(self, candle: Candle) -> None:
+        self.calls.append(f"tick {candle.id} awaited")
+
+
+async def test_candle_nowait_leaves_what_the_strategy_awaits() -> None:
+    runner = BotRunner(Ticks(), BacktestBroker(PAYOUTS, 100.0), RiskGuard(NO_LIMITS), resolve=_resolve)
+    strategy = runner.strategy
+    assert isinstance(strategy, Ticks)
+    forming = _candle(1, T0, 5, 1.0, at=(T0 + 1) * NS)
+    assert runner.candle_nowait(forming) is None  # a plain on_tick that returned None: nothing to await
+    assert strategy.calls == ["tick 1"]
+    # The next candle's first push closes candle 1: on_candle (awaited), then on_tick.
+    await runner.candle(_candle(2, T0 + 5, 5, 1.1, at=(T0 + 6) * NS))
+    assert strategy.calls == ["tick 1", "candle 1 start", "candle 1 end", "tick 2", "tick 2 awaited"]
+    pending = runner.candle_nowait(_candle(2, T0 + 5, 5, 1.2, at=(T0 + 7) * NS))
+    assert pending is not None and strategy.calls[-1] == "tick 2"
+    await pending
+    assert strategy.calls[-1] == "tick 2 awaited"
