@@ -8,6 +8,7 @@ kills once at least two happened after the day's realised loss reached ``limit``
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 import signal
@@ -74,7 +75,7 @@ def kill_loop(
     counted: Callable[[JournalTrade], bool],
     seed: int,
 ) -> Kills:
-    """Run and SIGKILL the bot until ``kills`` kills, two of them after the limit (at most ``max_runs``).
+    """Run and SIGKILL the bot until ``kills`` kills, two of them past the limit (at most ``max_runs``).
 
     ``counted`` picks the journal rows whose P&L makes the day's realised loss.
     """
@@ -89,9 +90,11 @@ def kill_loop(
         done.kills += 1
         with Journal.open(journal_path) as journal:
             trades = [t for t in journal.trades() if counted(t)]
-        done.with_trades_open += any(t.status in (TradeStatus.OPEN, TradeStatus.INTENT) for t in trades)
+        still_open = any(t.status in (TradeStatus.OPEN, TradeStatus.INTENT) for t in trades)
+        done.with_trades_open += still_open
         realised = sum(t.pnl or 0.0 for t in trades if t.status is TradeStatus.CLOSED)
-        done.after_limit += -realised >= limit
+        # Past the limit with nothing open: only the guard keeps the restarted bot from trading.
+        done.after_limit += -realised >= limit and not still_open
     return done
 
 
@@ -147,13 +150,27 @@ def check_limit_held(
         assert len(overlapping) <= at_once, f"{len(overlapping)} trades open at {opened}: one placed twice?"
 
 
-def limit_reached_at(closes: list[tuple[float, float]], limit: float) -> tuple[float, float | None]:
-    """The day's P&L over ``(closed_at, pnl)`` closes, and when its loss first reached ``limit`` (or ``None``)."""
+def limit_reached_at(
+    spans: Sequence[tuple[float, float | None, float]], limit: float
+) -> tuple[float, float | None]:
+    """The day's realised P&L over ``(opened, closed or None, pnl)`` spans, and the first instant at
+    which the loss had reached ``limit`` with nothing open (so the guard, not an open trade, kept the
+    bot from trading), or ``None``.
+
+    Closes at the same instant count together (their order within it is not the guard's to see).
+    """
+    by_instant: dict[float, float] = {}
+    for _, closed, pnl in spans:
+        if closed is not None:
+            by_instant[closed] = by_instant.get(closed, 0.0) + pnl
     total, reached = 0.0, None
-    for closed_at, pnl in sorted(closes):
-        total += pnl
-        if reached is None and -total >= limit:
-            reached = closed_at
+    for instant in sorted(by_instant):
+        total += by_instant[instant]
+        flat = not any(
+            opened <= instant < (closed if closed is not None else math.inf) for opened, closed, _ in spans
+        )
+        if reached is None and flat and -total >= limit:
+            reached = instant
     return total, reached
 
 

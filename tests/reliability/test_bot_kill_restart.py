@@ -114,7 +114,7 @@ def test_kill_9_and_restart_loses_nothing_doubles_nothing_and_keeps_the_limit(tm
     ]
     check_limit_held(spans, LIMIT, at_once=2)
     # When the day's loss first reached the limit (a trade the last run followed may close later).
-    day_pnl, reached_at = limit_reached_at([(closed, pnl) for _, closed, pnl in spans], LIMIT)
+    day_pnl, reached_at = limit_reached_at(spans, LIMIT)
     assert reached_at is not None, f"the day's P&L {day_pnl:.2f} never reached the limit -{LIMIT}"
     after = [r for r in runs if r.started_at > reached_at]
     assert after, "at least one restart happened after the limit was reached"

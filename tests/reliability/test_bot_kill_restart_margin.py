@@ -13,9 +13,11 @@ simulator's own record of the account's margin positions:
 * the daily loss limit held across every restart: no position opened once the day's
   realised margin loss had reached it, and it was reached during the test.
 
-The strategy opens a buy and a sell together, each with its take-profit and
-stop-loss one pip away: when the price moves a pip, one takes its profit and the
-other its loss, so each pair loses about two spreads (4.00 on 100,000 units).
+The strategy opens a buy and a sell of 100,000 together, each with its take-profit
+and stop-loss one pip away (a leg moves about 10.00): when the price runs a pip one
+way, one leg takes its profit and the other its loss (about even, less the spreads);
+when it turns back before the second leg's level, both stop out (about -21.00). The
+day's loss reaches the limit after a few pairs, with the bot flat.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from iqwire.trading.margin_positions import MARGIN_TYPES, order_ids
 #: At least this many kills, and two more after the limit was reached; never more than MAX_RUNS.
 KILLS = 8
 MAX_RUNS = 20
-#: About three pairs of a buy and a sell (each pair loses about 4.00).
+#: A few pairs of a buy and a sell (see above): the limit is reached at the first pair that stops out twice.
 LIMIT = 10.0
 RECOVERED = re.compile(
     r"recovered margin: (\d+) position\(s\) or order\(s\) followed, (\d+) closed while down, "
@@ -131,7 +133,7 @@ def test_kill_9_and_restart_of_a_margin_bot_loses_nothing_doubles_nothing_and_ke
     # no more than the two of a pair open at once: nothing was placed twice.
     spans = [(p.open_time_s or 0.0, p.close_time_s, p.pnl or 0.0) for p in positions]
     check_limit_held(spans, LIMIT, at_once=2)
-    day_pnl, reached_at = limit_reached_at([(c, pnl) for _, c, pnl in spans if c is not None], LIMIT)
+    day_pnl, reached_at = limit_reached_at(spans, LIMIT)
     assert reached_at is not None, f"the day's margin P&L {day_pnl:.2f} never reached the limit -{LIMIT}"
     after = [r for r in runs if r.started_at > reached_at]
     assert after, "at least one restart happened after the limit was reached"
