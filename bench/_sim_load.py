@@ -50,6 +50,9 @@ class LoadClient(WSListener):
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: WSTransport | None = None
         self.candles = 0
+        #: The connection ended without :meth:`close` (the simulator dropped it).
+        self.lost = False
+        self._closing = False
         self._acks_left = len(streams)
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -98,9 +101,11 @@ class LoadClient(WSListener):
             self.ready.set_exception(ConnectionError(why))
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.lost = not self._closing
         self._fail("disconnected")
 
     def close(self) -> None:
+        self._closing = True
         if self.transport is not None:
             self.transport.send_close()
             self.transport.disconnect()

@@ -98,7 +98,7 @@ async def _full_clients(
             await asyncio.gather(*tasks, return_exceptions=True)
 
         stack.push_async_callback(stop_tasks)
-        return stack.pop_all()
+        return stack.pop_all(), clients
 
 
 async def run_n(
@@ -107,10 +107,18 @@ async def run_n(
     tally = Tally()
     async with contextlib.AsyncExitStack() as stack:
         if load == "client":
-            stack.push_async_exit(await _full_clients(url, ssid, n, transport, tally))
+            full, clients = await _full_clients(url, ssid, n, transport, tally)
+            stack.push_async_exit(full)
+
+            def lost() -> int:
+                return sum(not client.is_connected for client in clients)
         else:
             light = await open_clients(url, ssid, plan(n), tally)
             stack.callback(close_all, light)
+
+            def lost() -> int:
+                return sum(client.lost for client in light)
+
         await asyncio.sleep(warmup)
         tally.measuring = True
         started = time.perf_counter()
@@ -121,6 +129,8 @@ async def run_n(
         sim_after = cpu_seconds(sim_pid)
         sim_load = None if sim_cpu is None or sim_after is None else (sim_after - sim_cpu) / elapsed
         client_load = (time.process_time() - own_cpu) / elapsed
+        # A connection the simulator dropped (e.g. too far behind) stops counting: it is a failure.
+        disconnected = lost()
     lags = tally.lags or [float("inf")]
     return {
         "n": n,
@@ -131,6 +141,8 @@ async def run_n(
         "max_lag": max(lags),
         "sim_cpu": sim_load,
         "clients_cpu": client_load,
+        "lost": disconnected,
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -161,7 +173,8 @@ def main() -> None:
                 f"sim scale N={n}x{PER_CLIENT}: {result['pushes_per_s']:,.0f} pushes/s "
                 f"({result['per_stream_per_s']:.2f}/stream/s), lag p50 {result['p50_lag'] * 1000:.0f} ms "
                 f"p99 {result['p99_lag'] * 1000:.0f} ms max {result['max_lag'] * 1000:.0f} ms; "
-                f"CPU: simulator {result['sim_cpu'] or 0:.0%} of a core, clients {result['clients_cpu']:.0%}"
+                f"CPU: simulator {result['sim_cpu'] or 0:.0%} of a core, clients {result['clients_cpu']:.0%}; "
+                f"{result['lost']} connection(s) lost; load average {result['load_average'] or 0:.1f}"
             )
     suffix = "".join(
         tag for tag, on in ((" [uvloop]", args.uvloop), (" [iqwire Clients]", args.load == "client")) if on
@@ -177,8 +190,10 @@ def main() -> None:
             pushes_per_s=round(result["pushes_per_s"], 1),
             max_lag=round(result["max_lag"], 4),
             sim_cpu=None if result["sim_cpu"] is None else round(result["sim_cpu"], 3),
+            clients_cpu=round(result["clients_cpu"], 3),
+            lost=result["lost"],
         )
-    keeping_up = [r["n"] for r in results if r["p99_lag"] < LAG_LIMIT]
+    keeping_up = [r["n"] for r in results if r["p99_lag"] < LAG_LIMIT and r["lost"] == 0]
     largest = max(keeping_up, default=0)
     entry(
         f"sim scale{suffix}: largest N keeping up (x10 subscriptions) vs 200",
