@@ -190,7 +190,7 @@ class Outbox:
             while backlog:
                 # aiohttp's writer waits for the socket to drain once its buffer is full.
                 await self._ws.send_frame(backlog.popleft(), WSMsgType.TEXT)
-        except (ConnectionResetError, RuntimeError) as exc:
+        except (ConnectionError, RuntimeError) as exc:  # the socket was lost while it waited
             log.debug("writer stopped: %s", exc)
             self.closed = True
             backlog.clear()

@@ -13,9 +13,13 @@ import asyncio
 import base64
 import json
 import os
+import socket
 from typing import Any
 
+import pytest
+
 from iqwire.sim import Simulator
+from iqwire.sim import outbox as outbox_module
 from iqwire.sim.hub import Connection
 from iqwire.sim.outbox import text_frame
 
@@ -30,8 +34,14 @@ class RawSocket:
         self.buffer = bytearray()
 
     @classmethod
-    async def open(cls, sim: Simulator) -> RawSocket:
-        reader, writer = await asyncio.open_connection(sim.host, sim.port)
+    async def open(cls, sim: Simulator, receive_buffer: int | None = None) -> RawSocket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:  # a small window: the server's writes back up sooner
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (sim.host, sim.port))
+        # A small limit: the stream stops reading the socket once it holds a couple of KiB.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024 if receive_buffer else 2**16)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (
@@ -64,15 +74,21 @@ class RawSocket:
                 return
             self.buffer += chunk
 
+    async def read_until_closed(self) -> None:
+        """Read everything, as it comes."""
+        while chunk := await self.reader.read(1 << 16):
+            self.buffer += chunk
+
     def frames(self) -> list[bytes]:
-        """Split the bytes read so far into payloads, checking every header is the minimal one."""
+        """The whole frames read so far, as payloads, checking every header is the minimal one."""
         out, at, data = [], 0, bytes(self.buffer)
         while at < len(data):
             marker = data[at + 1]
             header = 2 + (2 if marker == 126 else 8 if marker == 127 else 0)
             size = marker if marker < 126 else int.from_bytes(data[at + 2 : at + header], "big")
             payload = data[at + header : at + header + size]
-            assert len(payload) == size, "a frame cut short"
+            if len(payload) < size:
+                break  # the rest of this frame is still on its way
             assert data[at : at + header + size] == text_frame(payload)
             out.append(payload)
             at += header + size
@@ -83,10 +99,12 @@ class RawSocket:
         await self.writer.wait_closed()
 
 
-async def _subscribed(sim: Simulator) -> RawSocket:
-    sock = await RawSocket.open(sim)
+async def _subscribed(
+    sim: Simulator, streams: list[tuple[int, int]] = STREAMS, receive_buffer: int | None = None
+) -> RawSocket:
+    sock = await RawSocket.open(sim, receive_buffer)
     sock.send({"name": "authenticate", "request_id": "a", "msg": {"ssid": sim.issue_ssid(), "protocol": 3}})
-    for index, (active, size) in enumerate(STREAMS):
+    for index, (active, size) in enumerate(streams):
         filters = {"active_id": active, "size": size}
         sock.send(
             {
@@ -97,7 +115,7 @@ async def _subscribed(sim: Simulator) -> RawSocket:
         )
     for _ in range(100):
         await sock.read_available()
-        if sum(b'"name":"result"' in frame for frame in sock.frames()) == len(STREAMS):
+        if sum(b'"name":"result"' in frame for frame in sock.frames()) == len(streams):
             return sock
     raise AssertionError(f"no subscription acks: {sock.frames()}")
 
@@ -140,3 +158,100 @@ async def test_replies_and_pushes_of_one_turn_keep_their_order(sim: Simulator) -
         assert len(candles) >= 20 * len(STREAMS)
     finally:
         await sock.close()
+
+
+#: Every (OTC active, size): a stalled subscriber's socket fills within a few simulated seconds.
+EVERY_STREAM = [
+    (active, size) for active in (76, 81, 85, 1938, 1940, 2276) for size in (1, 5, 10, 15, 30, 60)
+]
+
+
+def _phantom(sim: Simulator, like: Connection) -> list[bytes]:
+    """A connection recording what the engine sends, subscribed as ``like``."""
+    frames: list[bytes] = []
+    conn = Connection(send=frames.append, close=lambda: None)
+    sim.engine.hub.add(conn)
+    for entry in like.subscriptions:
+        sim.engine.hub.subscribe(conn, entry)
+    return frames
+
+
+async def _step(sim: Simulator, seconds: float) -> None:
+    """Move the manual clock without ``advance``'s wait for every socket (one of them is stalled)."""
+    for _ in range(int(seconds * 4)):
+        sim.clock.set(sim.clock.now() + 0.25)  # type: ignore[attr-defined]
+        sim.engine.advance_to(sim.clock.now())
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+
+def _connections(sim: Simulator) -> list[Connection]:
+    """The simulator's connections; the first one's server-side send buffer made small.
+
+    Linux grows a socket's send buffer up to megabytes on its own; a fixed small one
+    makes the stalled client's frames back up into the simulator within seconds.
+    """
+    conns = list(sim.engine.hub.connections.values())
+    server_socket = sim.server._outboxes[conns[0].conn_id]._transport.get_extra_info("socket")
+    server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    return conns
+
+
+async def test_a_stalled_subscriber_catches_up_in_order_and_holds_up_nobody(sim: Simulator) -> None:
+    stalled = await _subscribed(sim, EVERY_STREAM, receive_buffer=4096)
+    healthy = await _subscribed(sim)
+    try:
+        conns = _connections(sim)
+        stalled_frames, healthy_frames = _phantom(sim, conns[0]), _phantom(sim, conns[1])
+        skip = [len(stalled.frames()), len(healthy.frames())]
+        outbox = sim.server._outboxes[conns[0].conn_id]
+        for _ in range(40):  # until the stalled socket's buffer is full and its frames queue up
+            await _step(sim, 1)
+            await healthy.read_available()
+            assert healthy.frames()[skip[1] :] == healthy_frames  # the healthy one is never held up
+            if outbox._backlog:
+                break
+        assert outbox._backlog, "the stalled socket never backed up"
+        await _step(sim, 2)
+        reading = asyncio.create_task(stalled.read_until_closed())  # now it reads again
+        await sim.server.flush()  # the backlog drains, then the batch resumes
+        assert outbox._backlog is None
+        await _step(sim, 1)
+        await sim.server.flush()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(stalled.frames()) - skip[0] >= len(stalled_frames):
+                break
+        reading.cancel()
+        assert stalled.frames()[skip[0] :] == stalled_frames
+    finally:
+        for sock in (stalled, healthy):
+            await sock.close()
+
+
+async def test_a_subscriber_too_far_behind_is_dropped_and_the_others_go_on(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(outbox_module, "MAX_QUEUED_FRAMES", 200)
+    stalled = await _subscribed(sim, EVERY_STREAM, receive_buffer=4096)
+    healthy = await _subscribed(sim)
+    try:
+        conns = _connections(sim)
+        healthy_frames = _phantom(sim, conns[1])
+        skip = len(healthy.frames())
+        for _ in range(40):
+            await _step(sim, 1)
+            if conns[0].conn_id not in sim.engine.hub.connections:
+                break
+        for _ in range(20):
+            await asyncio.sleep(0.01)  # the aborted socket's handler ends
+            if sim.server.connection_count == 1:
+                break
+        assert sim.server.connection_count == 1
+        assert any("frames behind: dropping it" in r.getMessage() for r in caplog.records)
+        await _step(sim, 1)
+        await healthy.read_available()
+        assert healthy.frames()[skip:] == healthy_frames
+    finally:
+        for sock in (stalled, healthy):
+            await sock.close()
