@@ -69,13 +69,13 @@ class LoadClient(WSListener):
             self._fail("a fragmented message")
             return
         for event in self.session.receive(frame.get_payload_as_bytes()):
-            if type(event) is Push:
+            if isinstance(event, Push):  # the session may hand out a subclass per push name
                 if event.name == "candle-generated":
                     self.candles += 1
                     self.tally.take(event.payload)
-            elif type(event) is ResultAck:
+            elif isinstance(event, ResultAck):
                 self._acked(event)
-            elif type(event) is Authenticated:
+            elif isinstance(event, Authenticated):
                 self._authenticated(transport, event)
 
     def _authenticated(self, transport: WSTransport, event: Authenticated) -> None:
