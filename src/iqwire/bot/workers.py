@@ -26,6 +26,8 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -95,6 +97,24 @@ class RayExecutor(concurrent.futures.Executor):
             self._started = False
 
 
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """A process worker's initializer: the worker ends when ``parent`` (its pool's process) is gone.
+
+    A pool whose process is killed (``kill -9``, an out-of-memory kill) never shuts
+    its workers down, and a ``spawn`` worker never notices on its own: it unpickled
+    both ends of its call queue, so its read never sees end-of-file and it would
+    wait forever, holding its memory. It exits without cleanup (``os._exit``): the
+    result it could still compute has nowhere to go.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="iqwire-parent-watch", daemon=True).start()
+
+
 def capacity(pool: concurrent.futures.Executor, workers: int | None = None) -> int:
     """How many jobs ``pool`` runs at once: ``workers`` if given, else its CPUs."""
     if workers is not None:
@@ -127,7 +147,10 @@ def job_pool(
     else:
         count = workers if workers is not None else (os.cpu_count() or 1)
         pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=count, mp_context=multiprocessing.get_context("spawn")
+            max_workers=count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         )
     try:
         yield pool
