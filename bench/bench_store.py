@@ -152,7 +152,11 @@ async def bench_download(days: float, repeats: int) -> None:
                         results[key].append(rate)
                 log(f"download round {round_}: " + ", ".join(f"{k}={v:,.0f}/s" for k, v in rates.items()))
     raw = statistics.median(results["raw"])
-    for key, name, goal in (("c4", "store.download", ">= 0.95"), ("c1", "store.download_sequential", None)):
+    judged = days >= 30  # a quick run's two days are a smoke test, not the entry
+    for key, name, goal in (
+        ("c4", "store.download", ">= 0.95" if judged else None),
+        ("c1", "store.download_sequential", None),
+    ):
         value = statistics.median(results[key])
         emit(
             name,
