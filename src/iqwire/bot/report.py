@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from iqwire.bot.journal.schema import is_margin
 from iqwire.bot.records import RunState, TradeRecord
 from iqwire.models import Outcome
 
@@ -93,9 +94,9 @@ class Report:
             100.0 * self.pnl / self.starting_balance if self.starting_balance > 0 else None
         )
         self.average_pnl: float | None = self.pnl / self.trades if self.trades else None
-        self.average_payout: float | None = (
-            math.fsum(t.payout for t in self.records) / self.trades if self.trades else None
-        )
+        # Over the options only: a margin position has no payout (its record carries 0).
+        payouts = [t.payout for t in self.records if not is_margin(t.product)]
+        self.average_payout: float | None = math.fsum(payouts) / len(payouts) if payouts else None
         self.profit_factor: float | None
         if self.gross_loss > 0:
             self.profit_factor = self.gross_profit / self.gross_loss

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -167,3 +168,13 @@ def test_equity_png(report: Report, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     path = report.equity_png(tmp_path / "equity.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_average_payout_is_over_the_options_only() -> None:
+    # A margin position has no payout: its record's 0 must not pull the options' average down.
+    option = trade(1, Outcome.WIN, 10, 88, 8.8)
+    margin = dataclasses.replace(trade(2, Outcome.LOSS, 100, 0, -4.0), product="marginal-forex")
+    mixed = Report([option, margin], 1000.0)
+    assert mixed.trades == 2 and mixed.pnl == pytest.approx(4.8)
+    assert mixed.average_payout == 88.0
+    assert Report([margin], 1000.0).average_payout is None
