@@ -1,29 +1,9 @@
 """A seeded price process per active, and candles of every size that agree exactly.
 
-**Ticks.** Second ``s`` has four sub-ticks, at ``s+0.25``, ``s+0.5``, ``s+0.75``
-and ``s+1.0``; the last is the second's close. A tick's price is a pure
-function of ``(seed, active_id, tick time)``: it does not depend on the order
-of calls or on what is cached, and two models with the same seed agree bit for
-bit (for a given numpy version).
-
-**Process.** The log-price is a random walk with Gaussian sub-tick increments
-of ``volatility / 2`` (so ``volatility`` per second), built in two levels so
-any time can be priced quickly:
-
-* *day anchors*, the log-price at each UTC midnight since ``listed_at``: a
-  mean-reverting AR(1) walk whose daily step matches the volatility and whose
-  stationary spread is about 4 %, so prices stay near ``base_price`` for years;
-* within each day, a Brownian bridge of 345,600 sub-tick increments, drawn from
-  a generator seeded by ``(seed, active_id, day)`` and pinned to the day's two
-  anchors.
-
-Prices are rounded to ``precision`` decimals and held as integers
-``price * 10**precision``, so every aggregate is exact.
-
-**Closed markets.** A second exists only if the active is open at it and it is
-not before ``listed_at``. The walk runs on through closures, but the first
-second after a closure opens at the close of the last second before it (a
-price gap, like a real reopening).
+The price process itself (sub-ticks, day anchors, the Brownian bridge, closed
+markets) is stated in :mod:`iqwire.sim.ticks`; this module turns its per-second
+summaries into candles. Prices are held as integers ``price * 10**precision``,
+so every aggregate is exact.
 
 **Candles.** A 1-second candle of second ``s`` (``from=s``, ``to=s+1``) opens at
 the close of the previous existing second, closes at the tick at ``s+1``, and
@@ -50,7 +30,6 @@ Example::
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -59,30 +38,21 @@ import numpy as np
 import numpy.typing as npt
 
 from iqwire.models.market import Candle
-from iqwire.sim.actives import DAY, DEFAULT_ACTIVES, ActiveSpec, closure_start, is_open, next_open
+from iqwire.sim.actives import DAY, DEFAULT_ACTIVES, ActiveSpec, is_open, next_open
+from iqwire.sim.ticks import SUBTICKS, Seconds, TickProcess, open_mask, price_scale
 
 __all__ = ["CANDLE_SIZES", "SUBTICKS", "PriceModel", "UnknownActive"]
 
 #: The candle sizes in seconds; each divides a day, so no candle straddles midnight UTC.
 CANDLE_SIZES: tuple[int, ...] = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 14400, 86400)
-#: Ticks per second.
-SUBTICKS = 4
 
-_TICKS_PER_DAY = DAY * SUBTICKS
 _NS = 1_000_000_000
 _NS_PER_SUBTICK = _NS // SUBTICKS
-_ANCHOR_BLOCK = 1024
-_ANCHOR_SPREAD = 0.04
-_MIN_REVERSION = 0.5
-# Keeps price * 10**precision inside int32 (ActiveSpec caps the base at 1e8).
-_MAX_LOG_MOVE = 3.0
-_TAG_ANCHORS, _TAG_TICKS, _TAG_VOLUME = 0, 1, 2
 _INT_MAX = np.iinfo(np.int32).max
 _INT_MIN = np.iinfo(np.int32).min
 
 _Ints = npt.NDArray[np.int32]
 _Index = npt.NDArray[np.intp]
-_Mask = npt.NDArray[np.bool_]
 
 
 class UnknownActive(KeyError):
@@ -94,24 +64,6 @@ class UnknownActive(KeyError):
 
     def __str__(self) -> str:
         return f"no simulated active with id {self.active_id}"
-
-
-@dataclass(slots=True)
-class _Seconds:
-    """Per-second summary of one UTC day; ``mask is None`` means every second exists."""
-
-    open: _Ints
-    close: _Ints
-    low: _Ints
-    high: _Ints
-    mask: _Mask | None
-    volume: _Ints | None
-
-
-@dataclass(slots=True)
-class _Day:
-    ticks: _Ints  # shape (DAY, SUBTICKS): ticks[i, j] is at day start + i + (j + 1) / 4
-    seconds: _Seconds | None = None
 
 
 class _Span(NamedTuple):
@@ -142,24 +94,7 @@ class _Aggregate:
     volume: npt.NDArray[np.int64]
 
 
-def _open_mask(spec: ActiveSpec, day: int) -> _Mask | None:
-    """Which seconds of ``day`` exist, or ``None`` when all of them do."""
-    day_start = day * DAY
-    listed = spec.listed_at - day_start
-    if spec.always_open and listed <= 0:
-        return None
-    mask = np.ones(DAY, dtype=np.bool_)
-    if listed > 0:
-        mask[: min(listed, DAY)] = False
-    offset = ((day - 4) % 7) * DAY  # day 4 of the epoch was a Monday
-    for start, end in spec.closed_windows:
-        lo, hi = max(start - offset, 0), min(end - offset, DAY)
-        if lo < hi:
-            mask[lo:hi] = False
-    return mask
-
-
-def _aggregate(sec: _Seconds, first: int, count: int, size: int) -> _Aggregate:
+def _aggregate(sec: Seconds, first: int, count: int, size: int) -> _Aggregate:
     """Aggregate ``count`` candles of ``size`` seconds starting at second ``first`` of a day."""
     stop = first + count * size
     shape = (count, size)
@@ -227,9 +162,7 @@ class PriceModel:
         self._specs = {spec.id: spec for spec in actives}
         if len(self._specs) != len(actives):
             raise ValueError("active ids must be unique")
-        self._cache_days = cache_days
-        self._days: OrderedDict[tuple[int, int], _Day] = OrderedDict()
-        self._anchors: dict[int, list[float]] = {spec.id: [0.0] for spec in actives}
+        self._process = TickProcess(seed, cache_days=cache_days)
 
     @property
     def seed(self) -> int:
@@ -271,10 +204,10 @@ class PriceModel:
         if second < spec.listed_at or not is_open(spec, second):
             return None
         day, index = divmod(second, DAY)
-        sec = self._seconds(spec, day)
+        sec = self._process.seconds(spec, day)
         sub = math.floor(t * SUBTICKS) - second * SUBTICKS
-        value = sec.open[index] if sub == 0 else self._day(spec, day).ticks[index, sub - 1]
-        return int(value) / _scale(spec)
+        value = sec.open[index] if sub == 0 else self._process.ticks(spec, day)[index, sub - 1]
+        return int(value) / price_scale(spec)
 
     def candle_at(self, active_id: int, size: int, t: float) -> Candle | None:
         """The candle of ``size`` holding ``t``, formed from the ticks at or before ``t``.
@@ -302,7 +235,7 @@ class PriceModel:
         if t >= end:
             return self._complete(spec, size, start)
         day = start // DAY
-        sec = self._seconds(spec, day)
+        sec = self._process.seconds(spec, day)
         first = start - day * DAY
         last_tick = math.floor(t * SUBTICKS)
         whole, sub = divmod(last_tick - start * SUBTICKS, SUBTICKS)
@@ -316,7 +249,7 @@ class PriceModel:
                 spans.append(_Span(opened, closed, low, high, int(agg.volume[0]), min_at, max_at, at))
         partial = first + whole
         if sub and (sec.mask is None or sec.mask[partial]):
-            ticks = [int(x) for x in self._day(spec, day).ticks[partial, :sub]]
+            ticks = [int(x) for x in self._process.ticks(spec, day)[partial, :sub]]
             opened = int(sec.open[partial])
             # A second's volume accrues with its ticks, reaching the full amount at its close.
             volume = 0 if sec.volume is None else int(sec.volume[partial]) * sub // SUBTICKS
@@ -378,10 +311,10 @@ class PriceModel:
         for day in range(lo // DAY, (stop - 1) // DAY + 1):
             day_start = day * DAY
             first, last = max(lo, day_start) - day_start, min(stop, day_start + DAY) - day_start
-            mask = _open_mask(spec, day)
+            mask = open_mask(spec, day)
             if mask is not None and not mask[first:last].any():
                 continue  # nothing trades: skip generating the day's ticks
-            agg = _aggregate(self._seconds(spec, day), first, (last - first) // size, size)
+            agg = _aggregate(self._process.seconds(spec, day), first, (last - first) // size, size)
             result += self._build(spec, size, day_start + first, agg)
         return result
 
@@ -446,7 +379,7 @@ class PriceModel:
     def _build(self, spec: ActiveSpec, size: int, first: int, agg: _Aggregate) -> list[Candle]:
         starts = first + agg.rows.astype(np.int64) * size
         ids = (starts - spec.listed_at // size * size) // size + 1
-        scale = _scale(spec)
+        scale = price_scale(spec)
         ask_up, bid_down = _half_spreads(spec)
         columns = zip(
             ids.tolist(),
@@ -486,7 +419,7 @@ class PriceModel:
         ]
 
     def _candle(self, spec: ActiveSpec, size: int, start: int, span: _Span) -> Candle:
-        scale = _scale(spec)
+        scale = price_scale(spec)
         ask_up, bid_down = _half_spreads(spec)
         return Candle(
             id=(start - spec.listed_at // size * size) // size + 1,
@@ -507,115 +440,6 @@ class PriceModel:
             phase="T",
         )
 
-    # -- ticks ---------------------------------------------------------------------------
-
-    def _day(self, spec: ActiveSpec, day: int) -> _Day:
-        key = (spec.id, day)
-        entry = self._days.get(key)
-        if entry is not None:
-            self._days.move_to_end(key)
-            return entry
-        entry = _Day(ticks=self._generate(spec, day))
-        self._days[key] = entry
-        while len(self._days) > self._cache_days:
-            self._days.popitem(last=False)
-        return entry
-
-    def _seconds(self, spec: ActiveSpec, day: int) -> _Seconds:
-        entry = self._day(spec, day)
-        if entry.seconds is None:
-            entry.seconds = self._summarise(spec, day, entry.ticks)
-        return entry.seconds
-
-    def _rng(self, spec: ActiveSpec, tag: int, index: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([self._seed, spec.id, tag, index]))
-
-    def _anchor(self, spec: ActiveSpec, day: int) -> float:
-        """The log-price (relative to ``base_price``) at midnight starting ``day``."""
-        offset = day - spec.listed_at // DAY
-        if offset <= 0:
-            return 0.0
-        path = self._anchors[spec.id]
-        daily = spec.volatility * math.sqrt(DAY)
-        reversion = math.sqrt(max(1 - (daily / _ANCHOR_SPREAD) ** 2, _MIN_REVERSION**2))
-        # Whole blocks from their own generators keep each anchor independent of the call order.
-        while len(path) <= offset:
-            block = (len(path) - 1) // _ANCHOR_BLOCK
-            for shock in self._rng(spec, _TAG_ANCHORS, block).standard_normal(_ANCHOR_BLOCK).tolist():
-                path.append(reversion * path[-1] + daily * shock)
-        return path[offset]
-
-    def _anchor_price(self, spec: ActiveSpec, day: int) -> int:
-        log_move = min(max(self._anchor(spec, day), -_MAX_LOG_MOVE), _MAX_LOG_MOVE)
-        return round(spec.base_price * _scale(spec) * math.exp(log_move))
-
-    def _generate(self, spec: ActiveSpec, day: int) -> _Ints:
-        start, end = self._anchor(spec, day), self._anchor(spec, day + 1)
-        walk = self._rng(spec, _TAG_TICKS, day).standard_normal(_TICKS_PER_DAY)
-        np.cumsum(walk, out=walk)
-        walk *= spec.volatility / 2
-        bridge = np.arange(1, _TICKS_PER_DAY + 1, dtype=np.float64)
-        bridge *= (walk[-1] - (end - start)) / _TICKS_PER_DAY
-        walk -= bridge
-        walk += start
-        np.clip(walk, -_MAX_LOG_MOVE, _MAX_LOG_MOVE, out=walk)
-        np.exp(walk, out=walk)
-        walk *= spec.base_price * _scale(spec)
-        ticks = np.rint(walk).astype(np.int32).reshape(DAY, SUBTICKS)
-        # Midnight is priced once, from its anchor, so adjacent days agree on it exactly.
-        ticks[-1, -1] = self._anchor_price(spec, day + 1)
-        return ticks
-
-    def _summarise(self, spec: ActiveSpec, day: int, ticks: _Ints) -> _Seconds:
-        mask = _open_mask(spec, day)
-        close = ticks[:, -1]
-        opens = np.empty(DAY, dtype=np.int32)
-        opens[0] = self._anchor_price(spec, day)
-        opens[1:] = close[:-1]
-        if mask is not None:
-            before = np.empty(DAY, dtype=np.bool_)
-            before[0] = self._exists(spec, day * DAY - 1)
-            before[1:] = mask[:-1]
-            for index in np.flatnonzero(mask & ~before).tolist():
-                opens[index] = self._reopening_price(spec, day, mask, close, index)
-        volume = None
-        if spec.kind == "stock":
-            volume = self._rng(spec, _TAG_VOLUME, day).integers(1, 120, DAY, dtype=np.int32)
-        return _Seconds(
-            open=opens,
-            close=close,
-            low=_fold(np.minimum, opens, ticks),
-            high=_fold(np.maximum, opens, ticks),
-            mask=mask,
-            volume=volume,
-        )
-
-    def _exists(self, spec: ActiveSpec, second: int) -> bool:
-        return second >= spec.listed_at and is_open(spec, second)
-
-    def _reopening_price(self, spec: ActiveSpec, day: int, mask: _Mask, close: _Ints, index: int) -> int:
-        """The open of a second whose previous second does not exist: the last close before the gap."""
-        earlier = np.flatnonzero(mask[:index])
-        if earlier.size:
-            return int(close[earlier[-1]])
-        second = day * DAY + index
-        if second - 1 >= spec.listed_at and not is_open(spec, second - 1):
-            last = closure_start(spec, second - 1) - 1
-            if last >= spec.listed_at:
-                last_day, last_index = divmod(last, DAY)
-                return int(self._day(spec, last_day).ticks[last_index, -1])
-        # Nothing traded before (the listing): open where the walk is.
-        return int(close[index - 1]) if index else self._anchor_price(spec, day)
-
-
-def _fold(combine: np.ufunc, opens: _Ints, ticks: _Ints) -> _Ints:
-    """Per-second min or max over the open and the sub-ticks, column by column (much faster
-    than reducing numpy's short last axis)."""
-    result = opens.copy()
-    for column in range(SUBTICKS):
-        combine(result, ticks[:, column], out=result)
-    return result
-
 
 def _check_time(t: float) -> None:
     if not math.isfinite(t):
@@ -627,12 +451,7 @@ def _check_size(size: int) -> None:
         raise ValueError(f"candle size must be one of {', '.join(map(str, CANDLE_SIZES))}, got {size}")
 
 
-def _scale(spec: ActiveSpec) -> int:
-    """Prices are held as integers: ``price * _scale(spec)``."""
-    return int(10**spec.precision)
-
-
 def _half_spreads(spec: ActiveSpec) -> tuple[int, int]:
     """The integer steps from close to ask and to bid; they add up to the spread."""
-    spread = round(spec.spread * _scale(spec))
+    spread = round(spec.spread * price_scale(spec))
     return (spread + 1) // 2, spread // 2
