@@ -39,7 +39,7 @@ def footprint(client: Client, sim: Simulator) -> Footprint:
         pending=len(client.connection._session.pending),
         subscriptions=len(client.connection._session.subscriptions),
         shared=len(client._router.shared),
-        candle_streams=len(client._candle_streams),
+        candle_streams=len(client._streams.candle_streams),
         hooks=len(client.connection._reconnect_hooks),
         server_subscriptions=sum(len(c.subscriptions) for c in sim.engine.hub.connections.values()),
         memory=tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0,

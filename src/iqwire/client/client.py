@@ -15,14 +15,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from iqwire.client.backfill import CandleStream
 from iqwire.client.clock import ServerClock
 from iqwire.client.connection import Connection
 from iqwire.client.history import CandlePager
 from iqwire.client.lock import RealMoneyLock
 from iqwire.client.state import ConnectionState
+from iqwire.client.stream_opener import StreamOpener
 from iqwire.client.streams import Stream
-from iqwire.client.subscriptions import Router, SharedSubscription
+from iqwire.client.subscriptions import Router
 from iqwire.client.transports import TransportFactory
 from iqwire.errors import AuthError, UnknownBalance
 from iqwire.models import (
@@ -69,9 +69,6 @@ __all__ = ["Client"]
 T = TypeVar("T")
 Body = TypeVar("Body")
 Reply = TypeVar("Reply")
-
-#: What a stream subscribes to: catalog entries and their routing filters.
-Subscriptions = Callable[[], Awaitable[list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]]]
 
 
 class Client:
@@ -131,6 +128,7 @@ class Client:
         #: How long (s) after expiry a trade waits for its close before asking history.
         self.outcome_grace = outcome_grace
         self._router = Router(self._subscribe, self._unsubscribe)
+        self._streams = StreamOpener(self._router, maxsize=lambda: self.stream_maxsize, user_id=self.user_id)
         self.lock = RealMoneyLock(
             allowed=allow_real_money,
             balances=self.get_balances,
@@ -153,15 +151,14 @@ class Client:
             transport=transport,
             on_push=self._router.route,
             on_pushes=self._router.route_many,
-            on_lost=self._hold_candle_streams,
+            on_lost=self._streams.hold_candles,
             on_reconnect=self._backfill_candles,
-            on_failed=self._fail_streams,
+            on_failed=self._streams.fail_all,
             guard=self.lock.check_request,
         )
         self._pager = CandlePager(self._candle_page, self._connection.server_time)
         self._profile: Profile | None = None
         self._init_data: InitializationData | None = None
-        self._candle_streams: set[CandleStream] = set()
 
     def __repr__(self) -> str:
         return f"Client(ws_url={self.ws_url!r}, state={self.state.value})"
@@ -333,25 +330,13 @@ class Client:
     async def _unsubscribe(self, sub_id: str) -> None:
         await self._connection.unsubscribe(sub_id)
 
-    def _hold_candle_streams(self) -> None:
-        for stream in self._candle_streams:
-            stream.hold()  # pushes wait until the missed candles are back-filled
-
     async def _backfill_candles(self) -> None:
-        """After a reconnect: deliver to each candle stream the candles it missed."""
-
         async def since(active_id: int, size: int, start: int) -> list[Candle]:
             return await self.get_candles(active_id, size, start=start)
 
-        for stream in list(self._candle_streams):
-            await stream.backfill(
-                since, connected=lambda: self.is_connected, generation=lambda: self.reconnects
-            )
-
-    def _fail_streams(self, error: BaseException) -> None:
-        for shared in self._router.shared:
-            for stream in list(shared.consumers):
-                stream.fail(error)
+        await self._streams.backfill_candles(
+            since, connected=lambda: self.is_connected, generation=lambda: self.reconnects
+        )
 
     # -- account ----------------------------------------------------------------------
 
@@ -534,61 +519,18 @@ class Client:
         )
         return (await self._connection.call(catalog.GET_HISTORY_POSITIONS, body)).positions
 
-    # -- streams --------------------------------------------------------------------------------
-
-    def _stream(
-        self,
-        subscriptions: Subscriptions,
-        *,
-        name: str,
-        coalesce_key: Callable[[Any], Any] | None = None,
-        candles: bool = False,
-    ) -> Stream[Any]:
-        held: list[SharedSubscription] = []
-
-        async def open_(stream: Stream[Any]) -> None:
-            if isinstance(stream, CandleStream):
-                self._candle_streams.add(stream)
-            try:
-                for spec, filters in await subscriptions():
-                    held.append(
-                        await self._router.acquire(spec, spec.name, spec.default_version, filters, stream)
-                    )
-            except BaseException:
-                await close(stream)
-                raise
-
-        async def close(stream: Stream[Any]) -> None:
-            self._candle_streams.discard(stream)
-            while held:
-                await self._router.release(held.pop(), stream)
-
-        factory = CandleStream if candles else Stream
-        return factory(
-            open=open_, close=close, maxsize=self.stream_maxsize, coalesce_key=coalesce_key, name=name
-        )
+    # -- streams (opened by ``async with`` or ``async for``; see :mod:`iqwire.client.stream_opener`) --
 
     def candles(self, active_id: int, size: int) -> Stream[Candle]:
         """Live candles of one active and size (``candle-generated``).
 
         Under backpressure queued candles coalesce to the newest per (active, size).
         """
-        return self._candles(active_id, [size], f"candles {active_id}/{size}")
+        return self._streams.candles(active_id, [size], f"candles {active_id}/{size}")
 
     def candles_multi(self, active_id: int, sizes: Sequence[int]) -> Stream[Candle]:
         """One stream of several timeframes of one active (``candle.size`` tells them apart)."""
-        return self._candles(active_id, sizes, f"candles {active_id}/{list(sizes)}")
-
-    def _candles(self, active_id: int, sizes: Sequence[int], name: str) -> Stream[Candle]:
-        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
-            return [(catalog.CANDLE_GENERATED, {"active_id": active_id, "size": size}) for size in sizes]
-
-        return self._stream(
-            subs,
-            name=name,
-            coalesce_key=lambda c: (c.active_id, c.size),
-            candles=True,
-        )
+        return self._streams.candles(active_id, sizes, f"candles {active_id}/{list(sizes)}")
 
     def traders_mood(self, asset_id: int, instrument_type: str = "turbo-option") -> Stream[TradersMood]:
         """Traders' sentiment changes of one asset (``traders-mood-changed``)."""
@@ -599,23 +541,11 @@ class Client:
         self, user_balance_id: int | None = None, instrument_type: str = "blitz-option"
     ) -> Stream[Position]:
         """Every position open/close of the user (``portfolio.position-changed`` 3.0). Lossless."""
-
-        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
-            filters: dict[str, Any] = {"user_id": await self.user_id(), "instrument_type": instrument_type}
-            if user_balance_id is not None:
-                filters["user_balance_id"] = user_balance_id
-            return [(catalog.POSITION_CHANGED, filters)]
-
-        return self._stream(subs, name="positions")
+        return self._streams.positions(user_balance_id, instrument_type)
 
     def orders_changed(self, instrument_type: str = "blitz-option") -> Stream[Order]:
         """Every order change of the user (``portfolio.order-changed`` 2.0). Lossless."""
-
-        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
-            filters = {"user_id": await self.user_id(), "instrument_type": instrument_type}
-            return [(catalog.ORDER_CHANGED, filters)]
-
-        return self._stream(subs, name="orders")
+        return self._streams.orders(instrument_type)
 
     def balance_changes(self) -> Stream[BalanceChanged]:
         """Every balance change of the user (``balance-changed``). Lossless."""
@@ -639,8 +569,4 @@ class Client:
         coalesce_key: Callable[[Any], Any] | None = None,
     ) -> Stream[T]:
         """A stream of one catalogued subscription with these routing filters (opened by ``async with``)."""
-
-        async def subs() -> list[tuple[SubscriptionSpec[Any], dict[str, Any] | None]]:
-            return [(spec, filters)]
-
-        return self._stream(subs, name=name or spec.name, coalesce_key=coalesce_key)
+        return self._streams.subscribe(spec, filters, name or spec.name, coalesce_key)
