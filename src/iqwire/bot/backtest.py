@@ -140,17 +140,21 @@ class BacktestBroker:
         self._balance -= amount
         expires = terms.expires
         payout = round(terms.payout, 2)
+        # Positional: a dataclass's ``__init__`` called with ten keywords costs twice as
+        # much (0.55 against 0.23 µs), once per trade. The order is OpenTrade's fields'.
         trade = OpenTrade(
-            id=self._next_id,
-            active_id=active_id,
-            direction=direction,
-            amount=amount,
-            expires_at=expires,
-            open_price=price,
-            opened_at=self.time,
-            payout=payout,
-            product=product,
-            strike=terms.strike if product == "digital" else None,
+            self._next_id,  # id
+            active_id,
+            direction,
+            amount,
+            expires,  # expires_at
+            price,  # open_price
+            self.time,  # opened_at
+            payout,
+            False,  # reconciled
+            None,  # intent_id
+            product,
+            terms.strike if product == "digital" else None,
         )
         self._next_id += 1
         self._open.append(_Open(trade, expires, payout, self.time, terms))
@@ -202,19 +206,20 @@ class BacktestBroker:
     @staticmethod
     def _record(item: _Open, close: float, outcome: Outcome, pnl: float, closed_at: float) -> TradeRecord:
         trade = item.trade
+        # Positional, in TradeRecord's field order (keywords cost 0.35 µs more per trade).
         return TradeRecord(
-            id=trade.id,
-            active_id=trade.active_id,
-            direction=trade.direction,
-            amount=trade.amount,
-            payout=item.payout,
-            opened_at=item.opened_at,
-            expires_at=closed_at,
-            open_price=trade.open_price,
-            close_price=close,
-            outcome=outcome,
-            pnl=pnl,
-            product=trade.product,
+            trade.id,
+            trade.active_id,
+            trade.direction,
+            trade.amount,
+            item.payout,
+            item.opened_at,
+            closed_at,  # expires_at
+            trade.open_price,
+            close,  # close_price
+            outcome,
+            pnl,
+            trade.product,
         )
 
     @property
@@ -260,7 +265,7 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
     ``CandleWindow.update`` itself.
     """
     strategy, state, ctx = runner.strategy, runner.state, runner.ctx
-    take = runner.take
+    take, closed_nowait = runner.take, runner.closed_nowait
     on_candle = strategy.on_candle
     # Stored candles are closed; a forming one (a live recording) reaches ``on_tick``,
     # when the strategy has one (the base class's does nothing).
@@ -293,7 +298,9 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
                 last_end = end
         if now >= broker.next_expiry:
             for record in broker.due(now):
-                await runner.trade_closed(record)
+                pending = closed_nowait(record)
+                if pending is not None:
+                    await pending
         state.server_time = now
         if active_id == route_active and candle.size == route_size:
             # runner.take's own path for the (active, size) of the previous candle.

@@ -209,9 +209,21 @@ class BotRunner:
 
     async def trade_closed(self, record: TradeRecord) -> None:
         """One of the run's trades closed (or one an earlier run placed and this run adopted)."""
+        pending = self.closed_nowait(record)
+        if pending is not None:
+            await pending
+
+    def closed_nowait(self, record: TradeRecord) -> Awaitable[object] | None:
+        """:meth:`trade_closed` up to the strategy's ``on_trade_closed``: what is left to await, or ``None``.
+
+        Everything is recorded before it returns (the journal, the run state, the
+        guard, the line); what is left is the strategy's own ``on_trade_closed``
+        when it overrides the base class's. The backtest's replay settles trades
+        this way: no coroutine per trade closed when the strategy does not listen.
+        """
         state = self.state
         if state.open_trades.pop(record.id, None) is None and any(t.id == record.id for t in state.closed):
-            return  # already recorded: never count a trade twice
+            return None  # already recorded: never count a trade twice
         link = self.journal
         intent_id = self._intents.pop(record.id, None)
         if link is not None and intent_id is not None:
@@ -237,7 +249,8 @@ class BotRunner:
             )
         on_trade_closed = self.strategy.on_trade_closed
         if getattr(on_trade_closed, "__func__", None) is not _BASE_ON_TRADE_CLOSED:
-            await on_trade_closed(self.ctx, record)  # (the base class's does nothing)
+            return on_trade_closed(self.ctx, record)  # (the base class's does nothing)
+        return None
 
     # -- the one way to trade --------------------------------------------------------------
 

@@ -372,3 +372,38 @@ async def test_candle_nowait_leaves_what_the_strategy_awaits() -> None:
     assert pending is not None and strategy.calls[-1] == "tick 2"
     await pending
     assert strategy.calls[-1] == "tick 2 awaited"
+
+
+class Listener(OneTrade):
+    """Listens to its closes (``on_trade_closed`` overridden)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closes: list[int] = []
+
+    async def on_trade_closed(self, ctx: Context, result: TradeRecord) -> None:
+        self.closes.append(result.id)
+
+
+@pytest.mark.parametrize("listens", [False, True])
+async def test_closed_nowait_records_first_and_leaves_the_strategy(listens: bool) -> None:
+    broker = BacktestBroker(PAYOUTS, 100.0)
+    broker.observe(_candles(1)[0])
+    broker.time = T0 + 5.0
+    strategy = Listener() if listens else OneTrade()
+    runner = BotRunner(strategy, broker, RiskGuard(NO_LIMITS), resolve=_resolve)
+    trade = await runner.ctx.buy("call", 2.0, 5, active=76)
+    assert trade is not None
+    (record,) = broker.due(T0 + 10.0)
+    pending = runner.closed_nowait(record)
+    # Recorded before anything is awaited: the state, the guard.
+    assert runner.state.closed == [record] and runner.state.open_trades == {}
+    assert runner.guard.open_count == 0 and runner.state.guard_state["open"] == "0/∞"
+    if listens:
+        assert isinstance(strategy, Listener) and pending is not None and strategy.closes == []
+        await pending
+        assert strategy.closes == [record.id]
+    else:
+        assert pending is None
+    assert runner.closed_nowait(record) is None  # a second close of the same trade counts nothing
+    assert runner.state.closed == [record]
