@@ -174,6 +174,13 @@ def test_replay_of_merged_series_matches_the_per_candle_path() -> None:
     assert result.state.closed == state.closed and result.final_balance == balance
 
 
+@given(end=st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False))
+def test_replay_time_is_float_of_the_end(end: int | float) -> None:
+    # The replay's clock is ``end / 1``: float(end) exactly (correctly rounded), a float kept.
+    now = end / 1
+    assert type(now) is float and now == float(end) and math.copysign(1, now) == math.copysign(1, float(end))
+
+
 @given(
     ends=st.lists(st.integers(0, 50), max_size=30).map(sorted),
     t=st.floats(-5, 60, allow_nan=False),
