@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from iqwire.client.backfill import CandleStream
@@ -25,7 +24,6 @@ log = logging.getLogger("iqwire.client")
 
 #: The candle push, routed on the hot path by (active, size).
 _CANDLES = CANDLE_GENERATED.push_name
-_candle_key = attrgetter("active_id", "size")
 
 
 @dataclass(eq=False)
@@ -144,10 +142,14 @@ class Router:
         """Hand a run of pushes to their streams: as :meth:`route` each, in order."""
         payloads = pushes.payloads
         if pushes.name == _CANDLES and payloads:
-            keys = set(map(_candle_key, payloads))
-            if len(keys) == 1:
+            first = payloads[0]
+            active_id, size = first.active_id, first.size
+            for payload in payloads:  # faster than sets of their keys (no call per candle)
+                if payload.active_id != active_id or payload.size != size:
+                    break
+            else:
                 # One (active, size), the common burst: the run goes to its streams at once.
-                key = keys.pop()
+                key = (active_id, size)
                 newest = payloads[-1]
                 self.latest[newest.active_id] = newest
                 shared = self._candles.get(key)

@@ -44,7 +44,7 @@ from iqwire.protocol.events import (
     ResultAck,
     TimeSync,
 )
-from iqwire.protocol.pushes import decode_push_frame
+from iqwire.protocol.pushes import decode_push_frame, decode_push_run
 from iqwire.protocol.state import SessionState, transition
 
 __all__ = ["Session", "Subscription"]
@@ -342,8 +342,13 @@ class Session:
         The events are those of :meth:`receive` called on each frame in turn, except
         that consecutive catalogued pushes of one name and service come as one
         :class:`Pushes` event (:meth:`Pushes.pushes` expands it): a burst of candles
-        costs one event and no call per frame.
+        costs one event and no call per frame; a batch of candle frames only, in the
+        server's layout, is decoded in one call (:func:`~iqwire.protocol.pushes.decode_push_run`).
         """
+        if len(frames) > 1:
+            run = decode_push_run(frames)
+            if run is not None:
+                return [run]
         decode = decode_push_frame
         events: list[Event] = []
         try:
