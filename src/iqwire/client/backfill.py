@@ -118,10 +118,14 @@ class CandleStream(Stream[Candle]):
             last_by_key = self._last
             last = last_by_key.get(key)
             for item in items:
-                if last is not None and (item.id == last.id or (item.id == last.id + 1 and last.is_closed)):
-                    last = item  # another version, or the next candle after a complete one
-                    continue
                 if last is not None:
+                    item_id, last_id = item.id, last.id
+                    if item_id == last_id or (
+                        # Candle.is_closed inlined: a property call per candle costs ~15 % of this loop.
+                        item_id == last_id + 1 and ((at := last.at) is None or at >= last.end * 1_000_000_000)
+                    ):
+                        last = item  # another version, or the next candle after a complete one
+                        continue
                     last_by_key[key] = last
                 self._track(key, last, item)
                 last = last_by_key.get(key)

@@ -150,9 +150,10 @@ class Stream(Generic[T]):
         # __anext__ as an async generator (an open stream's ``async for``): a step of
         # one costs less than a coroutine per item, and a queued item costs no await.
         items = self._items
+        popleft = items.popleft
         while not self._closed:
             if items:
-                yield items.popleft()
+                yield popleft()
                 continue
             try:
                 item = await self._next()
