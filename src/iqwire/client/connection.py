@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from iqwire.client.clock import ServerClock
+from iqwire.client.observers import ReconnectHooks, StateFeed
 from iqwire.client.reader import read_frames
 from iqwire.client.replies import expire, payload_of
 from iqwire.client.state import ConnectionState
@@ -142,10 +143,8 @@ class Connection:
         self._ready = asyncio.Event()
         self._gave_up = asyncio.Event()
         self._closing = False
-        self._state = ConnectionState.DISCONNECTED
-        self._state_streams: set[Stream[ConnectionState]] = set()
-        self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._states = StateFeed()
+        self._reconnect_hooks = ReconnectHooks()
         self.clock = ServerClock()
         self.server_name: str | None = None
         self.reconnects = 0
@@ -155,7 +154,7 @@ class Connection:
 
             self._recorder = FrameRecorder(record_to, secrets=lambda: (self._ssid, self._password))
         if on_reconnect is not None:
-            self._reconnect_hooks.append(on_reconnect)
+            self._reconnect_hooks.add(on_reconnect)
 
     def _push_each(self, pushes: Pushes) -> None:
         on_push = self._on_push
@@ -163,7 +162,7 @@ class Connection:
             on_push(push)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(ws_url={self.ws_url!r}, state={self._state.value})"
+        return f"{type(self).__name__}(ws_url={self.ws_url!r}, state={self.state.value})"
 
     @property
     def recorder(self) -> FrameRecorder | None:
@@ -180,30 +179,18 @@ class Connection:
     @property
     def state(self) -> ConnectionState:
         """The connection's current :class:`ConnectionState`."""
-        return self._state
+        return self._states.state
 
     def _set_state(self, state: ConnectionState) -> None:
-        if state is self._state:
-            return
-        log.info("connection state: %s -> %s", self._state.value, state.value)
-        self._state = state
-        for stream in list(self._state_streams):
-            stream.put(state)
+        self._states.set(state)
 
     def connection_states(self) -> Stream[ConnectionState]:
         """A stream of every state change from now on."""
-
-        async def open_(stream: Stream[ConnectionState]) -> None:
-            self._state_streams.add(stream)
-
-        async def close(stream: Stream[ConnectionState]) -> None:
-            self._state_streams.discard(stream)
-
-        return Stream(open=open_, close=close, name="connection states")
+        return self._states.stream()
 
     def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run ``hook`` after every successful reconnect (not the first connect)."""
-        self._reconnect_hooks.append(hook)
+        self._reconnect_hooks.add(hook)
 
     @property
     def ssid(self) -> str | None:
@@ -252,7 +239,7 @@ class Connection:
 
     async def close(self) -> None:
         """Stop everything: the supervisor, the reader, the socket. Idempotent."""
-        if self._closing and self._state is ConnectionState.CLOSED:
+        if self._closing and self.state is ConnectionState.CLOSED:
             return
         self._closing = True
         self._ready.clear()
@@ -262,15 +249,11 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
             self._supervisor = None
-        for task in list(self._hook_tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._reconnect_hooks.cancel()
         await self._drop_transport()
         self._fail_waiting(ConnectionLost("the client was closed"))
         self._set_state(ConnectionState.CLOSED)
-        for stream in list(self._state_streams):
-            stream.end()
+        self._states.end()
         if self._recorder is not None:
             self._recorder.close()
 
@@ -381,7 +364,7 @@ class Connection:
                     failures = 0
                     self.reconnects += 1
                     log.info("reconnected (attempt %d)", attempt)
-                    self._run_reconnect_hooks()
+                    self._reconnect_hooks.run()
                     break
 
     def _give_up(self, state: ConnectionState, error: IqwireError) -> None:
@@ -433,19 +416,6 @@ class Connection:
         if self._auth_waiter is not None and not self._auth_waiter.done():
             self._auth_waiter.set_exception(error)
 
-    def _run_reconnect_hooks(self) -> None:
-        for hook in self._reconnect_hooks:
-            task = asyncio.create_task(self._guard_hook(hook))
-            self._hook_tasks.add(task)
-            task.add_done_callback(self._hook_tasks.discard)
-
-    @staticmethod
-    async def _guard_hook(hook: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await hook()
-        except IqwireError as exc:
-            log.warning("a reconnect hook failed: %s", exc)
-
     # -- the reader ------------------------------------------------------------------------
 
     async def _read(self, transport: Transport) -> None:
@@ -487,10 +457,10 @@ class Connection:
     # -- requests --------------------------------------------------------------------------
 
     def _check_usable(self) -> None:
-        if self._state is ConnectionState.AUTH_FAILED:
+        if self.state is ConnectionState.AUTH_FAILED:
             raise AuthError("authentication failed for good; create a new client with valid credentials")
-        if self._state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
-            raise NotConnected(f"the client is {self._state.value}: connect it first")
+        if self.state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
+            raise NotConnected(f"the client is {self.state.value}: connect it first")
 
     async def _wait_ready(self, timeout: float) -> None:
         if self._ready.is_set():
@@ -505,11 +475,11 @@ class Connection:
             gave_up.cancel()
         if self._ready.is_set():
             return
-        if self._state is ConnectionState.AUTH_FAILED:
+        if self.state is ConnectionState.AUTH_FAILED:
             self._check_usable()
-        if self._state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
+        if self.state in (ConnectionState.CLOSED, ConnectionState.DISCONNECTED):
             # It was waiting when the connection ended for good: lost, not misuse.
-            raise ConnectionLost(f"the client was {self._state.value} while the request waited for it")
+            raise ConnectionLost(f"the client was {self.state.value} while the request waited for it")
         raise ConnectionLost(f"not reconnected within {timeout:.1f}s")
 
     async def _send_and_wait(self, request_id: str, data: bytes, name: str, timeout: float) -> Any:
