@@ -17,28 +17,28 @@ before.
 With a :class:`~iqwire.bot.journal.Journal`, the session journals every trade
 (intent before the request), re-synchronises the journal's unsettled trades
 with the server before its first trade, adopts those still open, and rebuilds
-the risk guards from the journal, so a restart never lifts a limit.
+the risk guards from the journal, so a restart never lifts a limit (the start
+of a journaled run: :mod:`iqwire.bot.live_journal`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from iqwire import actives
 from iqwire.bot.broker import TraderBroker
-from iqwire.bot.journal import Journal, is_margin
+from iqwire.bot.journal import Journal
+from iqwire.bot.live_journal import JournaledRun, start_journaled_run
 from iqwire.bot.lockstep import LockStep
 from iqwire.bot.mailbox import Mailbox
 from iqwire.bot.margin import MarginDesk, MarginLimits, TraderMarginBroker
-from iqwire.bot.margin_recovery import MarginRecovery, recover_margin
+from iqwire.bot.margin_recovery import MarginRecovery
 from iqwire.bot.records import RunState, TradeRecord
-from iqwire.bot.recovery import Recovery, rebuild_guard, recover
+from iqwire.bot.recovery import Recovery
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskGuard, RiskLimits
 from iqwire.bot.runner import BotRunner, JournalLink
@@ -154,11 +154,10 @@ class LiveSession:
         self._actives: list[InitActive] = []
         self._last_status: dict[int, bool] = {}
         self._warm_needs: dict[tuple[int, int], int] = {}
-        self._run_id: int | None = None
+        self._journaled: JournaledRun | None = None
         self.runner: BotRunner | None = None
         self.recovery: Recovery | None = None
         self.margin_recovery: MarginRecovery | None = None
-        self._margin_link: JournalLink | None = None
         #: The run's margin desk (``None`` without margin limits), once the run has started.
         self.desk: MarginDesk | None = None
         self.start_balance: float | None = None
@@ -261,7 +260,7 @@ class LiveSession:
             now=self.client.server_time,
             resolve=lambda active: actives.resolve(active, init).id,
             emit=self._emit,
-            journal=self._margin_link,
+            journal=None if self._journaled is None else self._journaled.margin,
             guard=guard,
             report=self.state.closed.append,  # the run's report counts margin closes too
         )
@@ -281,11 +280,6 @@ class LiveSession:
         if self._emit is not None:
             self._emit(line)
 
-    async def _marginal_id(self, chosen: Balance) -> int | None:
-        """The marginal balance of the chosen balance's type (``None`` when the account has none)."""
-        marginal = [b for b in await self.client.get_balances() if b.is_marginal and b.type == chosen.type]
-        return marginal[0].id if marginal else None
-
     async def _balance(self) -> Balance:
         balance = self.balance
         for candidate in await self.client.get_balances():
@@ -294,55 +288,27 @@ class LiveSession:
         raise ValueError(f"the account has no balance {balance!r}")
 
     async def _journal_link(self, chosen: Balance, guard: RiskGuard) -> JournalLink | None:
-        journal = self.journal
-        if journal is None:
+        if self.journal is None:
             return None
-        client = self.client
-        account = f"{client.ws_url}|{await client.user_id()}"
-        if not self.recover:
-            # A server that knows none of the journal's trades (a fresh embedded simulator)
-            # is an account of its own: its ids may repeat those of an earlier one.
-            account += f"|{uuid.uuid4().hex[:12]}"
-        journal.claim()  # one bot per journal: JournalInUse when another one runs on it
-        marginal_id = await self._marginal_id(chosen)
-        if self.recover:
-            self.recovery = await recover(journal, client, account=account, balance_id=chosen.id)
-            if marginal_id is not None:  # an account without a marginal balance has no margin rows
-                self.margin_recovery = await recover_margin(
-                    journal, client, account=account, balance_id=marginal_id
-                )
-            # Margin closes count in the day's P&L too (with or without a margin desk this run).
-            trades = [
-                t
-                for t in journal.trades(account=account)
-                if t.balance_id == chosen.id
-                or (marginal_id is not None and is_margin(t.product) and t.balance_id == marginal_id)
-            ]
-            rebuild_guard(guard, trades, client.server_time())
-        self._run_id = journal.start_run(
+        run = self._journaled = await start_journaled_run(
+            self.journal,
+            self.client,
+            strategy=self.strategy,
             mode=self.state.mode,
-            account=account,
-            at=client.server_time(),
-            strategy=self.strategy.name,
-            params=self.strategy.params,
-            balance_id=chosen.id,
-            balance_type=chosen.type.name.lower(),
-            currency=chosen.currency,
-            start_balance=chosen.amount,
-            limits=dataclasses.asdict(self.limits),
+            limits=self.limits,
+            chosen=chosen,
+            guard=guard,
+            recover=self.recover,
         )
-        self._margin_link = JournalLink(
-            journal, self._run_id, marginal_id, product="marginal-forex", ref_kind="order"
-        )
-        return JournalLink(journal, self._run_id, chosen.id)
+        self.recovery, self.margin_recovery = run.recovery, run.margin_recovery
+        return run.options
 
     def _end_journal_run(self) -> None:
-        if self.journal is not None and self._run_id is not None:
-            self.journal.end_run(
-                self._run_id, at=self.client.server_time(), end_balance=self.broker.balance()
-            )
-        if self.journal is not None:
-            self.journal.release()
+        if self.journal is None:
+            return
+        if self._journaled is not None:
+            self._journaled.end(at=self.client.server_time(), end_balance=self.broker.balance())
+        self.journal.release()
 
     # -- signals in -------------------------------------------------------------------------
 
