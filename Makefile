@@ -40,8 +40,8 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 chaos: setup
-	$(BIN)/python tests/reliability/run_chaos.py --trades 1000 --disconnects 200 --seed $(SEED)
-	$(BIN)/python tests/reliability/run_chaos_margin.py --orders 500 --disconnects 100 --seed $(SEED)
+	$(BIN)/python tests/reliability/run_chaos.py options --calls 1000 --disconnects 200 --seed $(SEED)
+	$(BIN)/python tests/reliability/run_chaos.py margin --calls 500 --disconnects 100 --seed $(SEED)
 
 fuzz: setup
 	$(BIN)/python tests/reliability/run_fuzz.py --frames 1000000 --seed $(SEED)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from run_chaos import run_chaos
+from run_chaos_options import run_chaos_options
 
 from iqwire.client import Client
 from iqwire.client.clock import ServerClock
@@ -23,7 +23,7 @@ OPEN = "binary-options.open-option"
 async def test_a_small_chaos_run_loses_nothing_and_the_ledgers_agree() -> None:
     # 200 trades: the trading issue's proof (no double placement, nothing lost, ledgers equal
     # under random faults) and the reliability issue's CI-sized chaos run in one.
-    result = await run_chaos(trades=200, disconnects=20, seed=20260212)
+    result = await run_chaos_options(trades=200, disconnects=20, seed=20260212)
     report = f"{result.line()}\n{result.details()}"
     print(result.line())
     assert result.trades == 200
