@@ -25,13 +25,25 @@ from iqwire.bot.journal.schema import is_margin
 from iqwire.bot.records import RunState, TradeRecord
 from iqwire.models import Outcome
 
-__all__ = ["TRADE_COLUMNS", "Report"]
+__all__ = ["TRADE_COLUMNS", "Report", "trade_ref"]
 
 #: The ``by_product`` column each outcome is counted in.
 _OUTCOME_COLUMN = {Outcome.WIN: "wins", Outcome.LOSS: "losses", Outcome.EQUAL: "equals", Outcome.SOLD: "sold"}
 
-#: The CSV/Parquet columns: the fields of :class:`TradeRecord`, in order.
-TRADE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TradeRecord))
+#: The CSV/Parquet columns: the fields of :class:`TradeRecord`, in order, then ``ref``: the
+#: trade's server reference, ``option:<id>`` or ``order:<id>`` (a margin order), unique within an
+#: account. ``id`` alone is the server's number, and an option and a margin order may share one.
+TRADE_COLUMNS: tuple[str, ...] = (*(f.name for f in dataclasses.fields(TradeRecord)), "ref")
+
+
+def trade_ref(trade: TradeRecord) -> str:
+    """The trade's server reference, as the journal keys it: ``option:<id>`` or ``order:<id>``.
+
+    >>> trade_ref(TradeRecord(7, 76, "call", 1.0, 0.8, 0.0, 60.0, 1.1, 1.2, Outcome.WIN, 0.8))
+    'option:7'
+    """
+    return f"{'order' if is_margin(trade.product) else 'option'}:{trade.id}"
+
 
 StrPath = str | os.PathLike[str]
 
@@ -39,6 +51,7 @@ StrPath = str | os.PathLike[str]
 def _row(trade: TradeRecord) -> dict[str, Any]:
     row = dataclasses.asdict(trade)
     row["outcome"] = trade.outcome.value
+    row["ref"] = trade_ref(trade)
     return row
 
 
@@ -243,7 +256,11 @@ class Report:
     # -- exports -----------------------------------------------------------------------------------
 
     def to_csv(self, path: StrPath) -> Path:
-        """Write the trades as CSV (columns :data:`TRADE_COLUMNS`, outcome as its value)."""
+        """Write the trades as CSV (columns :data:`TRADE_COLUMNS`, outcome as its value).
+
+        Key rows by ``ref`` (``option:<id>`` / ``order:<id>``), not by ``id``: an option and a
+        margin order may have the same server number.
+        """
         target = Path(path)
         with target.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=TRADE_COLUMNS)
@@ -253,7 +270,7 @@ class Report:
         return target
 
     def to_parquet(self, path: StrPath) -> Path:
-        """Write the trades as Parquet (needs pyarrow: ``pip install iqwire[parquet]``)."""
+        """Write the trades as Parquet, the columns of :meth:`to_csv` (needs pyarrow: ``pip install iqwire[parquet]``)."""
         try:
             import pyarrow as pa  # type: ignore[import-untyped, import-not-found, unused-ignore]
             import pyarrow.parquet as pq  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -274,6 +291,7 @@ class Report:
             annotation = str(field.type).replace(" | None", "").replace("None | ", "")
             values = [row[field.name] for row in rows]
             arrays.append(pa.array(values, type=types.get(annotation, pa.string() if not values else None)))
+        arrays.append(pa.array([row["ref"] for row in rows], type=pa.string()))
         target = Path(path)
         pq.write_table(pa.Table.from_arrays(arrays, names=list(TRADE_COLUMNS)), str(target))
         return target

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from iqwire.bot.records import RunState, TradeRecord
-from iqwire.bot.report import TRADE_COLUMNS, Report
+from iqwire.bot.report import TRADE_COLUMNS, Report, trade_ref
 from iqwire.models import Outcome
 
 
@@ -178,3 +178,23 @@ def test_average_payout_is_over_the_options_only() -> None:
     assert mixed.trades == 2 and mixed.pnl == pytest.approx(4.8)
     assert mixed.average_payout == 88.0
     assert Report([margin], 1000.0).average_payout is None
+
+
+def test_rows_are_keyed_by_ref_not_by_the_server_number(tmp_path: Path) -> None:
+    # An option and a margin order with the same server number: ``id`` collides, ``ref`` does not.
+    option = trade(42, Outcome.WIN, 10, 85, 8.5)
+    order = dataclasses.replace(option, product="marginal-forex", payout=0.0, pnl=-3.0, outcome=Outcome.LOSS)
+    report = Report([option, order], starting_balance=100.0)
+    assert TRADE_COLUMNS[-1] == "ref" and TRADE_COLUMNS[:-1] == tuple(
+        f.name for f in dataclasses.fields(TradeRecord)
+    )  # the earlier columns keep their names and places
+    assert [trade_ref(t) for t in (option, order)] == ["option:42", "order:42"]
+    with report.to_csv(tmp_path / "trades.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["id"], r["product"], r["ref"]) for r in rows] == [
+        ("42", "blitz", "option:42"),
+        ("42", "marginal-forex", "order:42"),
+    ]
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(report.to_parquet(tmp_path / "trades.parquet"))
+    assert table.column("ref").to_pylist() == ["option:42", "order:42"]
