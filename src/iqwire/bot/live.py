@@ -18,7 +18,9 @@ With a :class:`~iqwire.bot.journal.Journal`, the session journals every trade
 (intent before the request), re-synchronises the journal's unsettled trades
 with the server before its first trade, adopts those still open, and rebuilds
 the risk guards from the journal, so a restart never lifts a limit (the start
-of a journaled run: :mod:`iqwire.bot.live_journal`).
+of a journaled run: :mod:`iqwire.bot.live_journal`). Margin positions do not
+expire: a run never closes them; those open at its end are named in the result
+(:mod:`iqwire.bot.live_result`) and in a last line.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from typing import Any
 from iqwire import actives
 from iqwire.bot.broker import TraderBroker
 from iqwire.bot.journal import Journal
-from iqwire.bot.live_journal import JournaledRun, start_journaled_run
+from iqwire.bot.live_journal import JournaledRun, marginal_balance, start_journaled_run
+from iqwire.bot.live_result import LiveResult, describe_open_margin
 from iqwire.bot.lockstep import LockStep
 from iqwire.bot.mailbox import Mailbox
 from iqwire.bot.margin import MarginDesk, MarginLimits, TraderMarginBroker
@@ -45,6 +48,7 @@ from iqwire.bot.runner import BotRunner, JournalLink
 from iqwire.bot.strategy import Strategy
 from iqwire.bot.warmup import warm_up, warmup_needs, warmup_progress
 from iqwire.client import Client, ConnectionState
+from iqwire.errors import IqwireError
 from iqwire.models import (
     Balance,
     BalanceChanged,
@@ -77,19 +81,6 @@ class _Failed:
     """A callback a feed ran raised: the loop raises it, in order."""
 
     error: BaseException
-
-
-@dataclass
-class LiveResult:
-    """What a live or paper run produced."""
-
-    report: Report
-    state: RunState
-    balance_id: int | None
-    start_balance: float | None
-    end_balance: float | None
-    unsettled: int
-    recovery: Recovery | None = None
 
 
 class LiveSession:
@@ -160,6 +151,7 @@ class LiveSession:
         self.margin_recovery: MarginRecovery | None = None
         #: The run's margin desk (``None`` without margin limits), once the run has started.
         self.desk: MarginDesk | None = None
+        self._margin_start: Balance | None = None
         self.start_balance: float | None = None
         # The direct lane (see the module's doc): open while the loop waits on an empty
         # mailbox and the run is not over (its stop event unset, its deadline ahead).
@@ -186,21 +178,26 @@ class LiveSession:
             await self._loop(runner, duration, stop)
             await self._settle(runner)
             await runner.stop()
+            margin_end = await self._margin_end()
         finally:
             await self._close_feeds()
             await self.broker.cancel()
             if self._own_trader:
                 await self.trader.close()
             self._end_journal_run()
+        # Margin positions do not expire: those still open at the end are left on the server.
+        open_margin = self.desk.open_positions if self.desk is not None else []
         return LiveResult(
             report=Report.from_state(self.state, self.start_balance or 0.0),
             state=self.state,
             balance_id=self.broker.balance_id,
             start_balance=self.start_balance,
             end_balance=self.broker.balance(),
-            # Margin positions do not expire: those still open at the end are left on the server.
-            unsettled=len(self.state.open_trades) + (len(self.desk.open_positions) if self.desk else 0),
+            unsettled=len(self.state.open_trades) + len(open_margin),
             recovery=self.recovery,
+            open_margin=open_margin,
+            margin_start=self._margin_start if self._traded_margin else None,
+            margin_end=margin_end,
         )
 
     async def _prepare(self) -> BotRunner:
@@ -266,6 +263,7 @@ class LiveSession:
         )
         broker.on_closed = desk.settled
         self.desk = desk
+        self._margin_start = await marginal_balance(self.client, chosen)
         found = self.margin_recovery
         if found is not None:
             for follow in found.follow:
@@ -274,6 +272,23 @@ class LiveSession:
             if found:
                 self._emit_line(found.summary)
         return desk
+
+    @property
+    def _traded_margin(self) -> bool:
+        return self.desk is not None and bool(self.desk.tickets)
+
+    async def _margin_end(self) -> Balance | None:
+        """The marginal balance at the end of a run that traded margin, and a line for what stays open."""
+        desk = self.desk
+        if desk is None or self._margin_start is None or not self._traded_margin:
+            return None
+        if desk.open_positions:
+            self._emit_line(f"left open on the server: {describe_open_margin(desk.open_positions)}")
+        try:
+            return await marginal_balance(self.client, self._margin_start)
+        except IqwireError as exc:  # the run is over: its result matters more than this figure
+            log.warning("could not read the marginal balance at the end: %s", exc)
+            return None
 
     def _emit_line(self, line: str) -> None:
         log.info("%s", line)

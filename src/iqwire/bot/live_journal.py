@@ -36,7 +36,7 @@ from iqwire.bot.strategy import Strategy
 from iqwire.client import Client
 from iqwire.models import Balance
 
-__all__ = ["JournaledRun", "start_journaled_run"]
+__all__ = ["JournaledRun", "marginal_balance", "start_journaled_run"]
 
 
 @dataclass
@@ -83,7 +83,8 @@ async def start_journaled_run(
     if not recover:
         account += f"|{uuid.uuid4().hex[:12]}"
     journal.claim()  # one bot per journal: JournalInUse when another one runs on it
-    marginal_id = await _marginal_id(client, chosen)
+    marginal = await marginal_balance(client, chosen)
+    marginal_id = None if marginal is None else marginal.id
     recovery: Recovery | None = None
     margin_recovery: MarginRecovery | None = None
     if recover:
@@ -120,7 +121,7 @@ async def start_journaled_run(
     )
 
 
-async def _marginal_id(client: Client, chosen: Balance) -> int | None:
+async def marginal_balance(client: Client, chosen: Balance) -> Balance | None:
     """The marginal balance of the chosen balance's type (``None`` when the account has none)."""
     marginal = [b for b in await client.get_balances() if b.is_marginal and b.type == chosen.type]
-    return marginal[0].id if marginal else None
+    return marginal[0] if marginal else None

@@ -30,6 +30,7 @@ from iqwire.bot.dashboard import Dashboard
 from iqwire.bot.journal import Journal, default_journal_path
 from iqwire.bot.journal_report import journal_report
 from iqwire.bot.live import LiveResult, LiveSession
+from iqwire.bot.live_result import describe_open_margin
 from iqwire.bot.lockstep import LockStep
 from iqwire.bot.margin import MarginLimits
 from iqwire.bot.records import RunState
@@ -224,14 +225,31 @@ def _finish_run(result: LiveResult, console: Console, report_csv: Path | None) -
     report = Report.from_state(result.state, result.start_balance or 0.0)
     report.print(console)
     console.print(escape(report.summary_line()), soft_wrap=True)
-    if result.start_balance is not None and result.end_balance is not None:
+    # The balances traded on: the options balance, the marginal one, or both.
+    shown = result.traded_options or not result.traded_margin
+    if shown and result.start_balance is not None and result.end_balance is not None:
         console.print(
             f"balance: {result.start_balance:,.2f} → {result.end_balance:,.2f} {escape(result.state.currency)}",
             soft_wrap=True,
         )
-    if result.unsettled:
+    start, end = result.margin_start, result.margin_end
+    if start is not None:
+        after = "unknown (not read)" if end is None else f"{end.amount:,.2f}"
+        console.print(
+            f"marginal balance: {start.amount:,.2f} → {after} {escape(start.currency or '')}".rstrip(),
+            soft_wrap=True,
+        )
+    open_options = result.unsettled - len(result.open_margin)
+    if open_options:
         stderr_console().print(
-            f"warning: {result.unsettled} trade(s) still open at the end; see iqwire positions",
+            f"warning: {open_options} option trade(s) still open at the end; see iqwire positions",
+            soft_wrap=True,
+        )
+    if result.open_margin:
+        stderr_console().print(
+            "warning: left open on the server (a run never closes margin positions): "
+            f"{describe_open_margin(result.open_margin)}; close one with iqwire close POSITION_ID, "
+            "cancel one with iqwire cancel ORDER_ID",
             soft_wrap=True,
         )
     if report_csv is not None:

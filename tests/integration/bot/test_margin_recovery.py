@@ -218,5 +218,13 @@ async def test_a_position_left_open_at_the_end_is_unsettled_and_open_in_the_jour
         assert ticket.status == "open" and result.unsettled == 1 and session.state.closed == []
         (row,) = journal.trades()
         assert row.status is TradeStatus.OPEN and row.ref_id == str(ticket.id)
+        # Named in the result, with the position's id to close it by; the marginal balance traded on.
+        assert result.open_margin == [ticket] and ticket.position_id is not None
+        (position,) = [p for p in await client.get_positions(instrument_types=[PRODUCT]) if not p.is_closed]
+        assert position.external_id == ticket.position_id  # what iqwire close takes
+        marginal = await _marginal_id(client)
+        assert result.traded_margin and not result.traded_options
+        assert result.margin_start is not None and result.margin_end is not None
+        assert result.margin_start.id == result.margin_end.id == marginal
 
     await _run_margin_session(tmp_path, strategy, lambda: bool(strategy.tickets), check)
