@@ -45,6 +45,7 @@ import numpy as np
 
 from iqwire.models import Candle
 from iqwire.store import export as _export
+from iqwire.store.columns import numpy_columns
 from iqwire.store.intervals import (
     Gap,
     GapKind,
@@ -63,7 +64,6 @@ from iqwire.store.sql import (
     add_intervals,
     candles_from_rows,
     intervals_in,
-    numpy_columns,
     remove_intervals,
     upsert,
     where,

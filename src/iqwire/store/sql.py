@@ -1,8 +1,9 @@
-"""The candle store's SQL: the schema, the statements, and reads straight into numpy.
+"""The candle store's SQL: the schema, the statements, the multi-row upsert, the interval tables.
 
 Everything here works on a ``sqlite3.Connection`` the caller holds (and locks):
 :class:`~iqwire.store.candles.CandleStore` owns the connection and the transactions,
-:mod:`iqwire.store.export` the columnar formats built on :func:`numpy_columns`.
+:mod:`iqwire.store.columns` the read into numpy arrays, :mod:`iqwire.store.export` the
+columnar formats built on it.
 The column names are the wire's (``"from"``, ``"to"``) in SQL and the Python ones
 (``start``, ``end``) in :data:`COLUMNS`.
 """
@@ -15,8 +16,6 @@ import operator
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-import numpy as np
 
 from iqwire.models import Candle
 from iqwire.store.intervals import merge_intervals, subtract_intervals
@@ -35,7 +34,6 @@ __all__ = [
     "add_intervals",
     "candles_from_rows",
     "intervals_in",
-    "numpy_columns",
     "remove_intervals",
     "upsert",
     "where",
@@ -117,7 +115,8 @@ ON CONFLICT (active_id, size, "from") DO UPDATE SET
 WHERE candles.at IS NOT NULL AND candles.at < candles."to" * 1000000000
     AND (excluded.at IS NULL OR excluded.at > candles.at)
 """
-#: One candle row, 13 parameters in :data:`COLUMNS` order; a complete stored candle is never rewritten.
+#: One candle row, 13 parameters in its INSERT's order (``active_id, size, from, to, id, open, …``,
+#: :data:`ROW` after the first two); a complete stored candle is never rewritten.
 UPSERT = f"{_INSERT}\nVALUES {_VALUES_ROW}{_ON_CONFLICT}"
 
 SELECT_CANDLES = 'SELECT id, "from", "to", open, high, low, close, volume, ask, bid, at FROM candles'
@@ -145,22 +144,6 @@ def candles_from_rows(rows: Iterable[Sequence[Any]], active_id: int, size: int) 
     ]
 
 
-# For the numpy path: NULL floats come back as +inf (9e999 parses as inf), a NULL ``at`` as -1.
-_NUMERIC = {
-    "active_id": "active_id",
-    "size": "size",
-    "id": "id",
-    "start": '"from"',
-    "end": '"to"',
-    "open": "open",
-    "high": "high",
-    "low": "low",
-    "close": "close",
-    "volume": "IFNULL(volume, 9e999)",
-    "ask": "IFNULL(ask, 9e999)",
-    "bid": "IFNULL(bid, 9e999)",
-    "at": "IFNULL(at, -1)",
-}
 SELECT_ARROW = (
     'SELECT active_id, size, id, "from" AS start, "to" AS "end", open, high, low, close, '
     "volume, ask, bid, at FROM candles"
@@ -169,10 +152,6 @@ ADBC_FIRST_ROW = (
     'SELECT 0 AS active_id, 0 AS size, 0 AS id, 0 AS start, 0 AS "end", 0.0 AS open, 0.0 AS high, '
     "0.0 AS low, 0.0 AS close, 0.0 AS volume, 0.0 AS ask, 0.0 AS bid, 0 AS at"
 )
-#: Rows per block of the numpy read: small enough to stay in the CPU caches.
-_NUMPY_BLOCK = 16_384
-_NUMPY_DTYPE = np.dtype([(name, np.int64 if name in INT_COLUMNS else np.float64) for name in COLUMNS])
-
 #: A candle's stored fields in column order after ``active_id, size`` (a C-level getter).
 ROW = operator.attrgetter("start", "end", "id", "open", "high", "low", "close", "volume", "ask", "bid", "at")
 
@@ -193,42 +172,6 @@ def where(
             clauses.append(clause)
             params.append(int(value))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def numpy_columns(
-    db: sqlite3.Connection, active_id: int | None, size: int | None, start: int | None, end: int | None
-) -> dict[str, np.ndarray[Any, Any]]:
-    """Every column as a numpy array (floats NaN where NULL, ``at`` -1 where NULL).
-
-    Call it inside one read transaction: the count and the rows must see the same snapshot.
-    A column the filter fixes (``active_id``, ``size``) is filled, not read: the stdlib
-    cursor costs about 70 ns per value it hands over, most of this read's time.
-    """
-    clause, params = where(active_id, size, start, end)
-    (count,) = db.execute(f"SELECT count(*) FROM candles{clause}", params).fetchone()
-    fixed = {"active_id": active_id, "size": size}
-    columns = {name: np.empty(count, dtype=_NUMPY_DTYPE[name]) for name in COLUMNS}
-    read = [name for name in COLUMNS if fixed.get(name) is None]
-    for name in COLUMNS:
-        value = fixed.get(name)
-        if value is not None:
-            columns[name].fill(value)
-    block_type = np.dtype([(name, _NUMPY_DTYPE[name]) for name in read])
-    select = ", ".join(_NUMERIC[name] for name in read)
-    cursor = db.execute(f'SELECT {select} FROM candles{clause} ORDER BY active_id, size, "from"', params)
-    done = 0
-    while done < count:
-        # A block of rows at a time, so only the final columns are ever whole; the
-        # C iterator fills the block from the cursor: no Python loop per row.
-        rows = min(_NUMPY_BLOCK, count - done)
-        block = np.fromiter(itertools.islice(cursor, rows), dtype=block_type, count=rows)
-        for name in read:
-            columns[name][done : done + rows] = block[name]
-        done += rows
-    for name in ("volume", "ask", "bid"):
-        column = columns[name]
-        column[np.isinf(column)] = np.nan
-    return columns
 
 
 #: Rows per multi-row upsert statement at most (a download's page; SQLite's parameter limit may lower it).

@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 
 from iqwire.models import Candle
 from iqwire.store import CandleStore
+from iqwire.store.columns import numpy_columns
 from iqwire.store.download import _absent_runs
-from iqwire.store.sql import COLUMNS, SCHEMA, UPSERT, numpy_columns, upsert
+from iqwire.store.sql import COLUMNS, SCHEMA, UPSERT, upsert
 
 T0 = 1_770_000_000 // 60 * 60
 INT64 = st.integers(-(2**63), 2**63 - 1)

@@ -1,0 +1,260 @@
+"""The candle store read into numpy arrays through the stdlib ``sqlite3`` cursor.
+
+This is the columnar read without ADBC (``to_pandas(engine="sqlite3")`` and the
+fallback of every columnar function). Its cost is the cursor's: CPython's ``sqlite3``
+releases and re-takes the GIL around every value it hands over (about 75 ns a value,
+130 ns a row on the benchmark machine), so the read hands over as few values as it can:
+
+* a column the filter fixes (``active_id``, ``size``) is filled, not read;
+* a column that follows from others in every row of the range is computed, not read:
+  ``end = start + size``, ``at = end * 10**9`` (a complete candle), and within one
+  series ``id = (start + k) // size`` (ids step by one per candle slot);
+* a column that holds one value in every row of the range is read once: ``volume``
+  0 and ``ask``/``bid`` NULL in candles from ``get-candles``, ``at`` NULL when the
+  server sent none.
+
+Which of these hold is guessed from the first and last rows of the range, and
+*proved* row by row in the query: the ``start`` it hands over is replaced by
+``+inf`` in any row that breaks one. Such a row makes the read start again the
+general way (every column, every row), so the result never depends on the guess.
+The values it does hand over all fit a float64 exactly (the prices, and integers
+proved by the same test to lie within ±2**53), so one flat ``np.fromiter`` converts them.
+
+Example::
+
+    with store.snapshot() as db:
+        columns = numpy_columns(db, 76, 60, None, None)   # {"active_id": array([76, ...]), ...}
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from iqwire.store.sql import COLUMNS, INT_COLUMNS, where
+
+__all__ = ["numpy_columns"]
+
+#: The columns' SQL, NULL floats as +inf (9e999 parses as inf), a NULL ``at`` as -1.
+_SQL = {
+    "active_id": "active_id",
+    "size": "size",
+    "id": "id",
+    "start": '"from"',
+    "end": '"to"',
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "IFNULL(volume, 9e999)",
+    "ask": "IFNULL(ask, 9e999)",
+    "bid": "IFNULL(bid, 9e999)",
+    "at": "IFNULL(at, -1)",
+}
+#: The columns as stored (NULL stays NULL), for the sample rows and the tests of constant columns.
+_SQL_PLAIN = {name: '"from"' if name == "start" else '"to"' if name == "end" else name for name in COLUMNS}
+_FLOATS = ("open", "high", "low", "close", "volume", "ask", "bid")
+_DTYPE = np.dtype([(name, np.int64 if name in INT_COLUMNS else np.float64) for name in COLUMNS])
+#: Rows per block of the general read: small enough to stay in the CPU caches.
+_BLOCK = 16_384
+#: Rows per chunk of a column being read (1 MiB of int64 or float64).
+_CHUNK = 131_072
+#: Rows per block of the float read (one ``fetchmany``: its list of tuples stays in cache).
+_FLAT_BLOCK = 2_048
+#: Integers up to this magnitude are exact in a float64.
+_EXACT = 2**53
+#: ``at = end * 10**9`` is derived only for ends whose product fits an int64 (to the year 2262).
+_MAX_END_FOR_AT = (2**63 - 1) // 1_000_000_000
+#: ``id * size`` must fit an int64 in SQLite's test (sizes are at most a day: 86,400 < 2**17).
+_MAX_ID, _MAX_SIZE_FOR_ID = 2**40, 2**22
+
+
+def numpy_columns(
+    db: sqlite3.Connection, active_id: int | None, size: int | None, start: int | None, end: int | None
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Every column of :data:`~iqwire.store.sql.COLUMNS` as a numpy array (floats NaN where NULL, ``at`` -1 where NULL).
+
+    Call it inside one read transaction: the sample rows and the rows read must see
+    the same snapshot.
+    """
+    clause, params = where(active_id, size, start, end)
+    fixed = {"active_id": active_id, "size": size}
+    read = [name for name in COLUMNS if fixed.get(name) is None]
+    plan = _plan(db, clause, params, read, size)
+    blocks = None if plan is None else _read_floats(db, clause, params, plan)
+    if blocks is None:
+        plan = None
+        blocks = _read_general(db, clause, params, read)
+    columns: dict[str, np.ndarray[Any, Any]] = {}
+    for name in list(blocks):  # one column at a time: its chunks go as it is joined, so memory stays flat
+        columns[name] = blocks.pop(name).join()
+    count = len(columns["start"])
+    for name, value in fixed.items():
+        if value is not None:
+            columns[name] = np.full(count, value, dtype=np.int64)
+    if plan is not None:
+        plan.complete(columns)
+    for name in ("volume", "ask", "bid"):
+        column = columns[name]
+        column[np.isinf(column)] = np.nan
+    return {name: columns[name] for name in COLUMNS}
+
+
+class _Chunks:
+    """A column of unknown length, filled in chunks of :data:`_CHUNK` rows.
+
+    No count query first (a scan of the range: 5 % of the read); and no small block
+    kept per read block, which the allocator would keep after the read (the peak
+    memory beyond the columns stays one chunk per column and one column).
+    """
+
+    def __init__(self, dtype: np.dtype[Any]) -> None:
+        self.dtype = dtype
+        self.chunks: list[np.ndarray[Any, Any]] = []
+        self.filled = _CHUNK
+
+    def append(self, values: np.ndarray[Any, Any]) -> None:
+        while len(values):
+            if self.filled == _CHUNK:
+                self.chunks.append(np.empty(_CHUNK, dtype=self.dtype))
+                self.filled = 0
+            taken = min(len(values), _CHUNK - self.filled)
+            self.chunks[-1][self.filled : self.filled + taken] = values[:taken]
+            self.filled += taken
+            values = values[taken:]
+
+    def join(self) -> np.ndarray[Any, Any]:
+        """The whole column (the chunks are released)."""
+        if not self.chunks:
+            return np.empty(0, dtype=self.dtype)
+        self.chunks[-1] = self.chunks[-1][: self.filled]
+        joined = np.concatenate(self.chunks)
+        self.chunks.clear()
+        return joined
+
+
+@dataclass
+class _Plan:
+    """What the float read hands over, and how it proves and rebuilds the rest.
+
+    ``tests`` hold in every row of the range, or the read falls back; they take
+    ``test_params`` in order.
+    """
+
+    taken: list[str]
+    tests: list[str] = field(default_factory=list)
+    test_params: list[Any] = field(default_factory=list)
+    end_from_start: bool = False  # end = start + size
+    at_from_end: bool = False  # at = end * 10**9 (a complete candle)
+    id_offset: int | None = None  # id = (start + id_offset) // size (one series)
+    constants: dict[str, Any] = field(default_factory=dict)  # the same value in every row
+
+    def complete(self, columns: dict[str, np.ndarray[Any, Any]]) -> None:
+        """Add the columns not read (exact: the read proved each relation in every row)."""
+        start, size = columns["start"], columns["size"]
+        if self.end_from_start:
+            columns["end"] = start + size
+        if self.at_from_end:
+            columns["at"] = columns["end"] * 1_000_000_000
+        if self.id_offset is not None:
+            columns["id"] = (start + self.id_offset) // size
+        for name, value in self.constants.items():
+            if value is None:  # NULL: NaN (through the +inf of the general read) or -1
+                value = -1 if name == "at" else np.inf
+            columns[name] = np.full(len(start), value, dtype=_DTYPE[name])
+
+
+def _plan(
+    db: sqlite3.Connection, clause: str, params: list[int], read: list[str], size: int | None
+) -> _Plan | None:
+    """The float read's plan, guessed from the first and last rows of the range; ``None`` when it cannot apply.
+
+    It cannot when the range is empty, or when ``at`` is neither ``end * 10**9`` nor
+    the same in both rows (another ``at`` does not fit a float64).
+    """
+    names = ", ".join(_SQL_PLAIN[name] for name in COLUMNS)
+    select = f"SELECT {names} FROM candles{clause} ORDER BY "
+    first = db.execute(f'{select} active_id, size, "from" LIMIT 1', params).fetchone()
+    if first is None:
+        return None
+    last = db.execute(f'{select} active_id DESC, size DESC, "from" DESC LIMIT 1', params).fetchone()
+    rows = [dict(zip(COLUMNS, row, strict=True)) for row in (first, last)]
+    plan = _Plan(taken=[])
+    # The tests' parameters go in the order of the tests, all before the WHERE clause's.
+    if all(row["end"] == row["start"] + row["size"] for row in rows):
+        plan.end_from_start = True
+        plan.tests.append('"to" = "from" + size' if size is None else '"to" = "from" + ?')
+        plan.test_params += [] if size is None else [size]
+    if all(row["at"] is not None and row["at"] == row["end"] * 1_000_000_000 for row in rows):
+        plan.at_from_end = True
+        plan.tests.append(f'at = "to" * 1000000000 AND "to" BETWEEN 0 AND {_MAX_END_FOR_AT}')
+    elif rows[0]["at"] == rows[1]["at"]:
+        plan.constants["at"] = rows[0]["at"]
+    else:
+        return None
+    if "size" not in read and size is not None and 0 < size <= _MAX_SIZE_FOR_ID and "active_id" not in read:
+        offset = rows[0]["id"] * size - rows[0]["start"]
+        if rows[1]["id"] * size - rows[1]["start"] == offset and abs(offset) < _EXACT:
+            plan.id_offset = offset
+            plan.tests.append(f'id BETWEEN -{_MAX_ID} AND {_MAX_ID} AND id * ? = "from" + ?')
+            plan.test_params += [size, offset]
+    for name in _FLOATS:
+        if rows[0][name] == rows[1][name] or rows[0][name] is rows[1][name] is None:
+            plan.constants[name] = rows[0][name]
+    derived = {"end": plan.end_from_start, "id": plan.id_offset is not None, "at": True}
+    plan.taken = [name for name in read if not derived.get(name) and name not in plan.constants]
+    for name in plan.taken:
+        if name in INT_COLUMNS:  # handed over as a float64: it must be exact in one
+            plan.tests.append(f"{_SQL[name]} BETWEEN -{_EXACT} AND {_EXACT}")
+    for name, value in plan.constants.items():
+        plan.tests.append(f"{_SQL_PLAIN[name]} IS ?")
+        plan.test_params.append(value)
+    return plan
+
+
+def _read_floats(
+    db: sqlite3.Connection, clause: str, params: list[int], plan: _Plan
+) -> dict[str, _Chunks] | None:
+    """The blocks of the columns the plan reads; ``None`` if a row breaks one of its tests.
+
+    Every value handed over is a float64 or an integer proved within ±2**53 by the
+    plan's tests, so one flat float64 ``np.fromiter`` takes every block.
+    """
+    # The first column carries the proof: "from" where every test holds, +inf where one fails.
+    guarded = f'CASE WHEN {" AND ".join(plan.tests)} THEN "from" ELSE 9e999 END'
+    select = ", ".join(guarded if name == "start" else _SQL[name] for name in plan.taken)
+    cursor = db.execute(
+        f'SELECT {select} FROM candles{clause} ORDER BY active_id, size, "from"', [*plan.test_params, *params]
+    )
+    width, proof = len(plan.taken), plan.taken.index("start")
+    blocks = {name: _Chunks(_DTYPE[name]) for name in plan.taken}
+    while rows := cursor.fetchmany(_FLAT_BLOCK):
+        block = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width)
+        block = block.reshape(len(rows), width)
+        if np.isinf(block[:, proof]).any():
+            return None
+        for index, name in enumerate(plan.taken):
+            blocks[name].append(block[:, index])  # an integer's float is exact: the tests said so
+    return blocks
+
+
+def _read_general(
+    db: sqlite3.Connection, clause: str, params: list[int], read: list[str]
+) -> dict[str, _Chunks]:
+    """The blocks of every column not fixed by the filter, whatever the rows hold."""
+    block_type = np.dtype([(name, _DTYPE[name]) for name in read])
+    select = ", ".join(_SQL[name] for name in read)
+    cursor = db.execute(f'SELECT {select} FROM candles{clause} ORDER BY active_id, size, "from"', params)
+    blocks = {name: _Chunks(_DTYPE[name]) for name in read}
+    while True:
+        # A block of rows at a time, so only the final columns are ever whole; the
+        # C iterator fills the block from the cursor: no Python loop per row.
+        block = np.fromiter(itertools.islice(cursor, _BLOCK), dtype=block_type)
+        if not len(block):
+            return blocks
+        for name in read:
+            blocks[name].append(block[name])

@@ -1,0 +1,219 @@
+"""The numpy read (``iqwire.store.columns``) answers exactly like a plain read of every value.
+
+Its float read hands over only what no other column gives: ``end``, ``at`` and a
+series' ``id`` are computed, a column with one value in the whole range is read once,
+each guessed from the range's first and last rows and proved in every row by the
+query. These tests build series that follow those rules, break them in rows other
+than the first and last, and compare every column bit for bit with a reference that
+reads each value through the cursor; and they check which way the read went.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iqwire.store import columns as columns_module
+from iqwire.store.columns import numpy_columns
+from iqwire.store.sql import COLUMNS, INT_COLUMNS, SCHEMA, UPSERT, where
+
+T0 = 1_770_000_000 // 300 * 300
+INT64 = st.integers(-(2**63), 2**63 - 1)
+PRICE = st.floats(allow_nan=False, width=64)  # infinities included: SQLite stores them
+SERIES = [(76, 60), (76, 300), (1, 60)]
+#: The order of UPSERT's parameters (its INSERT's columns).
+STORED = ("active_id", "size", "start", "end", "id", *COLUMNS[5:])
+
+
+def fresh(rows: list[tuple[Any, ...]]) -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(SCHEMA)
+    db.executemany(UPSERT, rows)
+    return db
+
+
+def reference(
+    db: sqlite3.Connection, active_id: int | None, size: int | None, start: int | None, end: int | None
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Every value through the cursor: NULL floats NaN (and a stored inf volume/ask/bid too), NULL ``at`` -1."""
+    clause, params = where(active_id, size, start, end)
+    rows = db.execute(
+        'SELECT active_id, size, id, "from", "to", open, high, low, close, volume, ask, bid, at '
+        f'FROM candles{clause} ORDER BY active_id, size, "from"',
+        params,
+    ).fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+    result = {}
+    for name, column in zip(COLUMNS, values, strict=True):
+        if name == "at":
+            result[name] = np.array([-1 if v is None else v for v in column], dtype=np.int64)
+        elif name in INT_COLUMNS:
+            result[name] = np.array(column, dtype=np.int64)
+        elif name in ("volume", "ask", "bid"):
+            result[name] = np.array(
+                [math.nan if v is None or math.isinf(v) else v for v in column], dtype=np.float64
+            )
+        else:
+            result[name] = np.array(column, dtype=np.float64)
+    return result
+
+
+def assert_same(got: dict[str, np.ndarray[Any, Any]], expected: dict[str, np.ndarray[Any, Any]]) -> None:
+    assert list(got) == list(COLUMNS)
+    for name in COLUMNS:
+        assert got[name].dtype == expected[name].dtype, name
+        # Bit for bit: the same NaNs, the same signs of zero.
+        assert got[name].view(np.int64).tolist() == expected[name].view(np.int64).tolist(), name
+
+
+@st.composite
+def regular_rows(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Series whose rows follow the float read's rules, with a few rows that break one."""
+    rows = []
+    for active_id, size in draw(st.lists(st.sampled_from(SERIES), min_size=1, max_size=3, unique=True)):
+        first_id = draw(st.sampled_from([1, 123_456, -5, 2**45]))
+        constants = {
+            "volume": draw(st.one_of(st.none(), st.sampled_from([0.0, 7.0]), PRICE)),
+            "ask": draw(st.one_of(st.none(), PRICE)),
+            "bid": draw(st.one_of(st.none(), PRICE)),
+        }
+        complete = draw(st.booleans())
+        for slot in sorted(draw(st.sets(st.integers(0, 50), min_size=1, max_size=20))):
+            start = T0 + size * slot
+            row: dict[str, Any] = {
+                "active_id": active_id,
+                "size": size,
+                "start": start,
+                "end": start + size,
+                "id": first_id + slot,
+                "open": draw(PRICE),
+                "high": draw(PRICE),
+                "low": draw(PRICE),
+                "close": draw(PRICE),
+                **constants,
+                "at": (start + size) * 1_000_000_000 if complete else None,
+            }
+            if draw(st.integers(0, 5)) == 0:  # break a rule in this row
+                name = draw(st.sampled_from(["id", "end", "at", "volume", "ask", "bid", "start"]))
+                if name == "start":  # beyond what a float64 holds exactly; still a valid key
+                    row["start"] = draw(st.sampled_from([2**53 + 1, -(2**60), 2**62]))
+                elif name in ("id", "end"):
+                    row[name] = draw(st.one_of(INT64, st.just(row[name] + 1)))
+                elif name == "at":
+                    row["at"] = draw(st.one_of(st.none(), INT64, st.just((row["end"] - 1) * 1_000_000_000)))
+                else:
+                    row[name] = draw(st.one_of(st.none(), PRICE))
+            rows.append(tuple(row[name] for name in STORED))
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=regular_rows(), bounds=st.tuples(st.integers(0, 30), st.integers(10, 60)))
+def test_the_numpy_read_equals_every_value_read(rows: list[tuple[Any, ...]], bounds: tuple[int, int]) -> None:
+    db = fresh(rows)
+    queries: list[tuple[int | None, int | None, int | None, int | None]] = [(None, None, None, None)]
+    queries += [(active_id, size, None, None) for active_id, size in SERIES]
+    queries += [(76, 60, T0 + 60 * bounds[0], T0 + 60 * bounds[1]), (76, None, T0 + 300 * bounds[0], None)]
+    db.execute("BEGIN")
+    for query in queries:
+        assert_same(numpy_columns(db, *query), reference(db, *query))
+
+
+# -- which way the read goes ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def general_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the reads that fell back to the general way."""
+    calls: list[int] = []
+    general: Callable[..., Any] = columns_module._read_general
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return general(*args)
+
+    monkeypatch.setattr(columns_module, "_read_general", counted)
+    return calls
+
+
+def candle_row(slot: int, **changes: Any) -> tuple[Any, ...]:
+    """A complete one-minute candle of (76, 60) from ``get-candles``: volume 0, no ask/bid."""
+    start = T0 + 60 * slot
+    row = {
+        "active_id": 76,
+        "size": 60,
+        "id": 1000 + slot,
+        "start": start,
+        "end": start + 60,
+        "open": 1.0 + slot * 1e-5,
+        "high": 1.1 + slot * 1e-5,
+        "low": 0.9 + slot * 1e-5,
+        "close": 1.05 + slot * 1e-5,
+        "volume": 0.0,
+        "ask": None,
+        "bid": None,
+        "at": (start + 60) * 1_000_000_000,
+    }
+    row.update(changes)
+    return tuple(row[name] for name in STORED)
+
+
+N = 5_000  # more than one block of the float read
+
+
+def test_a_regular_series_takes_the_float_read(general_reads: list[int]) -> None:
+    db = fresh([candle_row(slot) for slot in range(N)])
+    for query in [(76, 60, None, None), (None, None, None, None), (76, 60, T0 + 600, T0 + 60 * 4000)]:
+        assert_same(numpy_columns(db, *query), reference(db, *query))
+    assert general_reads == []
+
+
+def test_a_series_without_at_or_with_prices_everywhere_takes_the_float_read(general_reads: list[int]) -> None:
+    rows = [candle_row(slot, at=None, volume=float(slot % 7), ask=2.0 + slot, bid=0.5) for slot in range(N)]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, 76, 60, None, None), reference(db, 76, 60, None, None))
+    assert general_reads == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"end": T0 + 60 * 3000 + 61},  # end is not start + size
+        {"id": 7},  # ids do not step by one per slot
+        {"at": (T0 + 60 * 3001) * 1_000_000_000 - 1},  # a forming candle
+        {"at": None},
+        {"volume": 1.0},  # not the one volume of the range
+        {"ask": 1.5},
+        {"bid": 0.0},
+    ],
+)
+def test_a_row_that_breaks_a_rule_makes_the_read_fall_back(
+    general_reads: list[int], changes: dict[str, Any]
+) -> None:
+    rows = [candle_row(slot, **(changes if slot == 3000 else {})) for slot in range(N)]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, 76, 60, None, None), reference(db, 76, 60, None, None))
+    assert general_reads == [1]
+
+
+def test_integers_beyond_a_float64_make_the_read_fall_back(general_reads: list[int]) -> None:
+    # The whole store: ids are read (no series fixed), and one in the middle is not exact in a float64.
+    rows = [candle_row(slot) for slot in range(N)]
+    rows += [candle_row(slot, active_id=1, id=2**53 + 1 if slot == 3 else slot) for slot in range(5)]
+    rows += [candle_row(slot, active_id=200) for slot in range(5)]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, None, None, None, None), reference(db, None, None, None, None))
+    assert general_reads == [1]
+
+
+def test_an_empty_range_reads_empty_columns(general_reads: list[int]) -> None:
+    db = fresh([candle_row(slot) for slot in range(10)])
+    assert_same(numpy_columns(db, 76, 60, T0 - 600, T0), reference(db, 76, 60, T0 - 600, T0))
+    assert_same(numpy_columns(db, 1, 60, None, None), reference(db, 1, 60, None, None))
