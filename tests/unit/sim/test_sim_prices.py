@@ -179,6 +179,19 @@ def test_two_models_with_one_seed_agree_whatever_they_cached() -> None:
     assert other.tick(OTC, day + 100.5) == MODEL.tick(OTC, day + 100.5)
 
 
+def test_first_candles_are_remembered_and_equal_a_fresh_models_after_the_cache_churned() -> None:
+    churned = PriceModel(seed=SEED, cache_days=2)
+    before = {(a, size): churned.first_candle(a, size) for a in (OTC, AMZN) for size in CANDLE_SIZES}
+    day = _ts("2026-03-10 00:00")
+    for offset in range(4):  # evict the listing days
+        churned.candles(OTC, 300, day + offset * 86_400, day + (offset + 1) * 86_400)
+    for (active_id, size), first in before.items():
+        assert churned.first_candle(active_id, size) is first  # remembered, not rebuilt
+        assert first == PriceModel(seed=SEED).first_candle(active_id, size)
+    with pytest.raises(ValueError, match="candle size"):
+        churned.first_candle(OTC, 7)  # a bad size is still refused
+
+
 def test_different_seeds_give_different_prices() -> None:
     day = _ts("2026-03-10 00:00")
     mine = [c.close for c in MODEL.candles(OTC, 3600, day, day + 86_400)]
