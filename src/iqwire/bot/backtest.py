@@ -319,8 +319,9 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
                 candles_append(candle)
                 window._last_start = start
                 closes_append(close)
-                for update in window._updates:  # (read each time: ``add`` may extend it)
-                    update(close)
+                feed = window._feed  # (read each time: ``add`` may change it)
+                if feed is not None:
+                    feed(close)
                 pending = on_candle(ctx, candle)
                 if pending is not None:
                     await pending

@@ -22,6 +22,7 @@ import math
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
@@ -350,6 +351,12 @@ class Bollinger(Indicator[BollingerBands]):
         self._std = None
 
 
+def _feed_each(updates: tuple[Callable[[float], object], ...], close: float) -> None:
+    """A close to several indicators, in the order they were added."""
+    for update in updates:
+        update(close)
+
+
 class CandleWindow:
     """A rolling window of closed candles of one size, the forming candle and named indicators.
 
@@ -385,6 +392,9 @@ class CandleWindow:
         # The indicators' bound ``update`` methods, built once in ``add``: a committed
         # close reaches each without a dict view or a method lookup per candle.
         self._updates: tuple[Callable[[float], object], ...] = ()
+        # What a committed close is handed to: the one indicator's ``update`` itself (the
+        # usual window: no loop per close), a loop over several, or nothing.
+        self._feed: Callable[[float], object] | None = None
 
     # -- indicators ---------------------------------------------------------------------------------
 
@@ -399,7 +409,8 @@ class CandleWindow:
         for close in self._closes:
             indicator.update(close)
         self._indicators[name] = indicator
-        self._updates = (*self._updates, indicator.update)
+        updates = self._updates = (*self._updates, indicator.update)
+        self._feed = updates[0] if len(updates) == 1 else partial(_feed_each, updates)
         return indicator
 
     def __getitem__(self, name: str) -> Indicator[Any]:
@@ -449,8 +460,9 @@ class CandleWindow:
             self._last_start = start
             close = candle.close
             self._closes.append(close)
-            for update in self._updates:
-                update(close)
+            feed = self._feed
+            if feed is not None:
+                feed(close)
             self._forming = None
             return True
         self._forming = candle
@@ -461,8 +473,9 @@ class CandleWindow:
         self._last_start = candle.start
         close = candle.close
         self._closes.append(close)
-        for update in self._updates:
-            update(close)
+        feed = self._feed
+        if feed is not None:
+            feed(close)
 
     def closes(self, n: int | None = None, *, include_forming: bool = False) -> npt.NDArray[np.float64]:
         """The last ``n`` closes (all when ``None``), oldest first; fewer when the window is shorter."""

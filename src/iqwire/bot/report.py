@@ -14,7 +14,9 @@ import csv
 import dataclasses
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,8 @@ from iqwire.models import Outcome
 
 __all__ = ["TRADE_COLUMNS", "Report", "trade_ref"]
 
-#: The ``by_product`` column each outcome is counted in.
-_OUTCOME_COLUMN = {Outcome.WIN: "wins", Outcome.LOSS: "losses", Outcome.EQUAL: "equals", Outcome.SOLD: "sold"}
+#: A record's outcome (what the report counts, in C).
+_OUTCOME_OF = attrgetter("outcome")
 
 #: The CSV/Parquet columns: the fields of :class:`TradeRecord`, in order, then ``ref``: the
 #: trade's server reference, ``option:<id>`` or ``order:<id>`` (a margin order), unique within an
@@ -91,11 +93,36 @@ class Report:
         self.refusals: dict[str, int] = dict(sorted((refusals or {}).items()))
         self.currency = currency
 
-        pnls = [t.pnl for t in self.records]
-        self.trades = len(self.records)
-        self.wins = sum(1 for t in self.records if t.outcome is Outcome.WIN)
-        self.losses = sum(1 for t in self.records if t.outcome is Outcome.LOSS)
-        self.equals = sum(1 for t in self.records if t.outcome is Outcome.EQUAL)
+        records = self.records
+        pnls = [t.pnl for t in records]
+        self.trades = len(records)
+        # One pass per product (the outcomes counted in C), not one per statistic: a
+        # report of a long backtest walks thousands of trades.
+        groups: dict[str, list[TradeRecord]] = {}
+        for t in records:
+            group = groups.get(t.product)
+            if group is None:
+                group = groups[t.product] = []
+            group.append(t)
+        outcomes: Counter[Outcome] = Counter()
+        self.by_product: dict[str, dict[str, float]] = {}
+        for product, group in groups.items():
+            counted = Counter(map(_OUTCOME_OF, group))
+            outcomes += counted
+            total = 0.0
+            for t in group:
+                total = round(total + t.pnl, 2)  # (rounded after every trade, as it always was)
+            self.by_product[product] = {
+                "trades": len(group),
+                "wins": counted[Outcome.WIN],
+                "losses": counted[Outcome.LOSS],
+                "equals": counted[Outcome.EQUAL],
+                "sold": counted[Outcome.SOLD],
+                "pnl": total,
+            }
+        self.wins = outcomes[Outcome.WIN]
+        self.losses = outcomes[Outcome.LOSS]
+        self.equals = outcomes[Outcome.EQUAL]
         self.other = self.trades - self.wins - self.losses - self.equals
         decided = self.wins + self.losses
         self.win_rate: float | None = self.wins / decided if decided else None
@@ -108,7 +135,7 @@ class Report:
         )
         self.average_pnl: float | None = self.pnl / self.trades if self.trades else None
         # Over the options only: a margin position has no payout (its record carries 0).
-        payouts = [t.payout for t in self.records if not is_margin(t.product)]
+        payouts = [t.payout for product, group in groups.items() if not is_margin(product) for t in group]
         self.average_payout: float | None = math.fsum(payouts) / len(payouts) if payouts else None
         self.profit_factor: float | None
         if self.gross_loss > 0:
@@ -122,24 +149,6 @@ class Report:
             std = math.sqrt(math.fsum((p - mean) ** 2 for p in pnls) / self.trades)
             if std > 0:
                 self.sharpe = mean / std
-
-        self.by_product: dict[str, dict[str, float]] = {}
-        for t in self.records:
-            row = self.by_product.get(t.product)
-            if row is None:
-                row = self.by_product[t.product] = {
-                    "trades": 0,
-                    "wins": 0,
-                    "losses": 0,
-                    "equals": 0,
-                    "sold": 0,
-                    "pnl": 0.0,
-                }
-            row["trades"] += 1
-            counted = _OUTCOME_COLUMN.get(t.outcome)
-            if counted is not None:
-                row[counted] += 1
-            row["pnl"] = round(row["pnl"] + t.pnl, 2)
 
         # The equity curve and its drawdown in one pass (comparisons rather than max():
         # a report of a long backtest walks thousands of trades).

@@ -314,3 +314,56 @@ def test_window_live_stream_matches_final_closes(ticks: list[list[float]], final
         got = indicator.value
         assert (got is None) == (want is None)
         assert got is None or want is None or close(got, want)
+
+
+class Log(Indicator[float]):
+    """Writes down every close it is fed (which indicator, in what order)."""
+
+    def __init__(self, name: str, seen: list[tuple[str, float]]) -> None:
+        super().__init__(1)
+        self.name, self.seen = name, seen
+
+    def _next(self, value: float, *, commit: bool) -> float | None:
+        if commit:
+            self.seen.append((self.name, value))
+        return value
+
+    def _reset(self) -> None:
+        pass
+
+
+@given(added_at=st.lists(st.integers(0, 12), max_size=4), forming_every=st.integers(2, 5))
+def test_window_feeds_every_indicator_each_close_in_order(added_at: list[int], forming_every: int) -> None:
+    """None, one (handed the close directly) or several indicators, added before or mid-stream.
+
+    Candles close on their final push (``update``'s own commit) or, every few, when the
+    next candle starts while they were forming (``_commit``).
+    """
+    window = CandleWindow(60)
+    seen: list[tuple[str, float]] = []
+    expected: list[tuple[str, float]] = []
+    names: list[str] = []
+    committed: list[float] = []
+    forming: float | None = None
+
+    def commits(price: float) -> None:
+        committed.append(price)
+        expected.extend((name, price) for name in names)
+
+    for i in range(12):
+        for n, at in enumerate(added_at):
+            if at == i:
+                names.append(f"log{n}")
+                window.add(names[-1], Log(names[-1], seen))
+                expected.extend((names[-1], c) for c in committed)  # the window's closes, when added
+        price = 1.0 + i / 100
+        if forming is not None:
+            commits(forming)  # this candle's first push commits the forming one
+            forming = None
+        if i % forming_every == 0:
+            window.update(tick(i * 60, price))  # stays forming until the next candle starts
+            forming = price
+        else:
+            window.update(candle(i * 60, price, at=(i + 1) * 60 * NS))
+            commits(price)
+    assert seen == expected and window.closes().tolist() == committed

@@ -7,8 +7,11 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from iqwire.bot.records import RunState, TradeRecord
@@ -198,3 +201,74 @@ def test_rows_are_keyed_by_ref_not_by_the_server_number(tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(report.to_parquet(tmp_path / "trades.parquet"))
     assert table.column("ref").to_pylist() == ["option:42", "order:42"]
+
+
+# -- the one-pass statistics against the per-statistic passes they replaced ----------------------
+
+_COLUMN = {Outcome.WIN: "wins", Outcome.LOSS: "losses", Outcome.EQUAL: "equals", Outcome.SOLD: "sold"}
+
+
+def _per_statistic(records: list[TradeRecord]) -> dict[str, Any]:
+    """Counts, by-product rows and the average payout, one pass per statistic (the old code)."""
+    by_product: dict[str, dict[str, float]] = {}
+    for t in records:
+        row = by_product.get(t.product)
+        if row is None:
+            row = by_product[t.product] = {
+                "trades": 0,
+                "wins": 0,
+                "losses": 0,
+                "equals": 0,
+                "sold": 0,
+                "pnl": 0.0,
+            }
+        row["trades"] += 1
+        column = _COLUMN.get(t.outcome)
+        if column is not None:
+            row[column] += 1
+        row["pnl"] = round(row["pnl"] + t.pnl, 2)
+    payouts = [t.payout for t in records if not t.product.startswith("marginal")]
+    return {
+        "wins": sum(1 for t in records if t.outcome is Outcome.WIN),
+        "losses": sum(1 for t in records if t.outcome is Outcome.LOSS),
+        "equals": sum(1 for t in records if t.outcome is Outcome.EQUAL),
+        "by_product": by_product,
+        "average_payout": math.fsum(payouts) / len(payouts) if payouts else None,
+    }
+
+
+_records = st.lists(
+    st.builds(
+        TradeRecord,
+        id=st.integers(1, 10**6),
+        active_id=st.just(76),
+        direction=st.sampled_from(["call", "put"]),
+        amount=st.floats(0.01, 1000),
+        payout=st.floats(0, 100),
+        opened_at=st.just(0.0),
+        expires_at=st.just(1.0),
+        open_price=st.just(1.0),
+        close_price=st.just(1.0),
+        outcome=st.sampled_from(list(Outcome)),
+        pnl=st.floats(-1000, 1000).map(lambda p: round(p, 3)),
+        product=st.sampled_from(["blitz", "turbo", "binary", "digital", "marginal-forex"]),
+    ),
+    max_size=60,
+)
+
+
+@given(records=_records)
+def test_one_pass_statistics_match_the_per_statistic_passes(records: list[TradeRecord]) -> None:
+    report = Report(records, 1000.0)
+    expected = _per_statistic(records)
+    assert (report.wins, report.losses, report.equals) == (
+        expected["wins"],
+        expected["losses"],
+        expected["equals"],
+    )
+    assert report.by_product == expected["by_product"]
+    assert list(report.by_product) == list(expected["by_product"])  # first-seen order
+    for product, row in report.by_product.items():
+        assert list(row) == list(expected["by_product"][product])
+        assert all(type(row[k]) is int for k in ("trades", "wins", "losses", "equals", "sold"))
+    assert report.average_payout == expected["average_payout"]
