@@ -172,7 +172,7 @@ class Context:
     @property
     def open_positions(self) -> list[OpenTrade]:
         """This run's trades still open (and those of an earlier run it resumed)."""
-        return list(self._state.open_trades.values())
+        return [*self._state.open_trades.values()]
 
     @property
     def balance(self) -> float | None:

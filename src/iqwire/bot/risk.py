@@ -162,7 +162,8 @@ class RiskGuard:
 
     def closed(self, outcome: Outcome, pnl: float, now: float) -> None:
         """A trade closed: update the day's P&L and the losing streak."""
-        self.open_count = max(0, self.open_count - 1)
+        count = self.open_count
+        self.open_count = count - 1 if count > 0 else 0  # max(0, count - 1) without the call
         self.realised(outcome, pnl, now)
 
     def realised(self, outcome: Outcome, pnl: float, now: float) -> None:

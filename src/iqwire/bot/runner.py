@@ -271,9 +271,9 @@ class BotRunner:
         now = broker.now()
         payout = broker.payout(active_id, product)
         reason = guard.check(amount=amount, payout=payout, now=now)
-        state.guard_changed(guard, now)
         link = self.journal
         if reason is not None:
+            state.guard_changed(guard, now)
             key = reason.split(":", 1)[0]
             state.refusals[key] = state.refusals.get(key, 0) + 1
             if link is not None:
@@ -284,6 +284,7 @@ class BotRunner:
                 self.emit(f"refused: {reason}")
             return None
         guard.opened(now)
+        state.guard_changed(guard, now)  # (placing it changes the guard no more)
         intent_id = None
         if link is not None:
             # Durable before the request leaves: a crash after this line is reconciled, never re-sent.
@@ -312,7 +313,6 @@ class BotRunner:
         state.open_trades[trade.id] = trade
         if intent_id is not None:
             self._intents[trade.id] = intent_id
-        state.guard_changed(guard, now)
         if not self._quiet or log.isEnabledFor(logging.INFO):  # someone reads the line
             name = state.names.get(active_id, active_id)
             what = "" if product == "blitz" else f"{product} "
