@@ -8,7 +8,8 @@ releases and re-takes the GIL around every value it hands over (about 75 ns a va
 * a column the filter fixes (``active_id``, ``size``) is filled, not read;
 * a column that follows from others in every row of the range is computed, not read:
   ``end = start + size``, ``at = end * 10**9`` (a complete candle), and within one
-  series ``id = (start + k) // size`` (ids step by one per candle slot);
+  series ``id = (start + k) // size`` (ids step by one per candle slot); any other
+  ``at`` is handed over as its distance to ``end * 10**9`` (exact in a float64);
 * a column that holds one value in every row of the range is read once: ``volume``
   0 and ``ask``/``bid`` NULL in candles from ``get-candles``, ``at`` NULL when the
   server sent none.
@@ -58,6 +59,9 @@ _SQL = {
 #: The columns as stored (NULL stays NULL), for the sample rows and the tests of constant columns.
 _SQL_PLAIN = {name: '"from"' if name == "start" else '"to"' if name == "end" else name for name in COLUMNS}
 _FLOATS = ("open", "high", "low", "close", "volume", "ask", "bid")
+_AT_OFFSET = 'at - "to" * 1000000000'
+#: What the float read hands over: the columns, and ``at`` as its distance to the end (+inf for NULL).
+_FLOAT_SQL = {**_SQL, "at_offset": f"IFNULL({_AT_OFFSET}, 9e999)"}
 _DTYPE = np.dtype([(name, np.int64 if name in INT_COLUMNS else np.float64) for name in COLUMNS])
 #: Rows per block of the general read: small enough to stay in the CPU caches.
 _BLOCK = 16_384
@@ -150,6 +154,7 @@ class _Plan:
     test_params: list[Any] = field(default_factory=list)
     end_from_start: bool = False  # end = start + size
     at_from_end: bool = False  # at = end * 10**9 (a complete candle)
+    at_offset: bool = False  # at - end * 10**9 handed over (exact in a float64: +inf for NULL)
     id_offset: int | None = None  # id = (start + id_offset) // size (one series)
     constants: dict[str, Any] = field(default_factory=dict)  # the same value in every row
 
@@ -160,6 +165,14 @@ class _Plan:
             columns["end"] = start + size
         if self.at_from_end:
             columns["at"] = columns["end"] * 1_000_000_000
+        if self.at_offset:
+            offset = columns.pop("at_offset")
+            null = np.isinf(offset)
+            offset[null] = 0
+            at = columns["end"] * 1_000_000_000
+            at += offset.astype(np.int64)
+            at[null] = -1
+            columns["at"] = at
         if self.id_offset is not None:
             columns["id"] = (start + self.id_offset) // size
         for name, value in self.constants.items():
@@ -171,11 +184,7 @@ class _Plan:
 def _plan(
     db: sqlite3.Connection, clause: str, params: list[int], read: list[str], size: int | None
 ) -> _Plan | None:
-    """The float read's plan, guessed from the first and last rows of the range; ``None`` when it cannot apply.
-
-    It cannot when the range is empty, or when ``at`` is neither ``end * 10**9`` nor
-    the same in both rows (another ``at`` does not fit a float64).
-    """
+    """The float read's plan, guessed from the first and last rows of the range (``None``: no rows)."""
     names = ", ".join(_SQL_PLAIN[name] for name in COLUMNS)
     select = f"SELECT {names} FROM candles{clause} ORDER BY "
     first = db.execute(f'{select} active_id, size, "from" LIMIT 1', params).fetchone()
@@ -189,13 +198,15 @@ def _plan(
         plan.end_from_start = True
         plan.tests.append('"to" = "from" + size' if size is None else '"to" = "from" + ?')
         plan.test_params += [] if size is None else [size]
+    to_fits = f'"to" BETWEEN 0 AND {_MAX_END_FOR_AT}'  # end * 10**9 fits an int64
     if all(row["at"] is not None and row["at"] == row["end"] * 1_000_000_000 for row in rows):
         plan.at_from_end = True
-        plan.tests.append(f'at = "to" * 1000000000 AND "to" BETWEEN 0 AND {_MAX_END_FOR_AT}')
+        plan.tests.append(f'at = "to" * 1000000000 AND {to_fits}')
     elif rows[0]["at"] == rows[1]["at"]:
         plan.constants["at"] = rows[0]["at"]
-    else:
-        return None
+    else:  # a forming candle's at lies within it: its distance to the end is exact in a float64
+        plan.at_offset = True
+        plan.tests.append(f"(at IS NULL OR {_AT_OFFSET} BETWEEN -{_EXACT} AND {_EXACT}) AND {to_fits}")
     if "size" not in read and size is not None and 0 < size <= _MAX_SIZE_FOR_ID and "active_id" not in read:
         offset = rows[0]["id"] * size - rows[0]["start"]
         if rows[1]["id"] * size - rows[1]["start"] == offset and abs(offset) < _EXACT:
@@ -207,6 +218,7 @@ def _plan(
             plan.constants[name] = rows[0][name]
     derived = {"end": plan.end_from_start, "id": plan.id_offset is not None, "at": True}
     plan.taken = [name for name in read if not derived.get(name) and name not in plan.constants]
+    plan.taken += ["at_offset"] if plan.at_offset else []
     for name in plan.taken:
         if name in INT_COLUMNS:  # handed over as a float64: it must be exact in one
             plan.tests.append(f"{_SQL[name]} BETWEEN -{_EXACT} AND {_EXACT}")
@@ -226,12 +238,12 @@ def _read_floats(
     """
     # The first column carries the proof: "from" where every test holds, +inf where one fails.
     guarded = f'CASE WHEN {" AND ".join(plan.tests)} THEN "from" ELSE 9e999 END'
-    select = ", ".join(guarded if name == "start" else _SQL[name] for name in plan.taken)
+    select = ", ".join(guarded if name == "start" else _FLOAT_SQL[name] for name in plan.taken)
     cursor = db.execute(
         f'SELECT {select} FROM candles{clause} ORDER BY active_id, size, "from"', [*plan.test_params, *params]
     )
     width, proof = len(plan.taken), plan.taken.index("start")
-    blocks = {name: _Chunks(_DTYPE[name]) for name in plan.taken}
+    blocks = {name: _Chunks(np.dtype(np.int64 if name in INT_COLUMNS else np.float64)) for name in plan.taken}
     while rows := cursor.fetchmany(_FLAT_BLOCK):
         block = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width)
         block = block.reshape(len(rows), width)

@@ -182,6 +182,27 @@ def test_a_series_without_at_or_with_prices_everywhere_takes_the_float_read(gene
     assert general_reads == []
 
 
+def test_a_recorded_series_with_at_inside_its_candles_takes_the_float_read(general_reads: list[int]) -> None:
+    # As candle-generated pushes leave it: at is the last tick's time, inside the candle; some NULL.
+    rows = [
+        candle_row(slot, at=None if slot % 11 == 0 else (T0 + 60 * slot + slot % 60) * 1_000_000_000 + 7)
+        for slot in range(1, N)
+    ]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, 76, 60, None, None), reference(db, 76, 60, None, None))
+    assert general_reads == []
+
+
+@pytest.mark.parametrize("at", [-(2**63), 2**63 - 1, (T0 + 60 * 3001) * 1_000_000_000 + 2**53 + 1])
+def test_an_at_too_far_from_its_candle_makes_the_read_fall_back(general_reads: list[int], at: int) -> None:
+    rows = [
+        candle_row(slot, at=at if slot == 3000 else (T0 + 60 * slot + 1) * 1_000_000_000) for slot in range(N)
+    ]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, 76, 60, None, None), reference(db, 76, 60, None, None))
+    assert general_reads == [1]
+
+
 @pytest.mark.parametrize(
     "changes",
     [
