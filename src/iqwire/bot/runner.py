@@ -220,6 +220,12 @@ class BotRunner:
         guard, the line); what is left is the strategy's own ``on_trade_closed``
         when it overrides the base class's. The backtest's replay settles trades
         this way: no coroutine per trade closed when the strategy does not listen.
+
+        Example::
+
+            pending = runner.closed_nowait(record)
+            if pending is not None:
+                await pending  # the strategy's on_trade_closed
         """
         state = self.state
         if state.open_trades.pop(record.id, None) is None and any(t.id == record.id for t in state.closed):
