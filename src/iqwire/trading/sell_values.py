@@ -49,7 +49,6 @@ class SellValues:
         if trade.product not in ("turbo", "binary", "digital"):
             return
         self._trades[trade.id] = trade
-        await self._follower.start()
         if not self._hooked:
             self._client.on_reconnect(self.resubscribe)
             self._hooked = True
@@ -66,16 +65,22 @@ class SellValues:
         return ids
 
     async def resubscribe(self) -> None:
-        """Ask the server again for the states of every tracked open position."""
+        """Ask the server again for the states of every tracked open position.
+
+        Never raises: it runs right after a trade was placed, and a connection lost
+        here must not hide the placed trade from its caller. A failure is logged and
+        the next call (the next trade's, or a reconnect's) tries again.
+        """
         ids = self._internal_ids()
         if not ids:
             return
         try:
+            await self._follower.start()  # once; a start a lost connection broke is retried here
             await self._client.call(
                 catalog.SUBSCRIBE_POSITIONS, SubscribePositionsBody(frequency="frequent", ids=ids)
             )
         except IqwireError as exc:
-            log.warning("subscribe-positions failed (%s); sale values may be stale", exc)
+            log.warning("following sale values failed (%s); they may be stale", exc)
 
     def apply(self, state: PositionsState) -> None:
         """Write each entry's ``sell_profit`` to its trade."""

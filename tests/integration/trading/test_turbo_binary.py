@@ -8,7 +8,7 @@ import pytest
 from option_helpers import direction_for, refund_start, settle
 
 from iqwire.client import Client
-from iqwire.errors import InsufficientBalance, InvalidOrder, RealMoneyLocked, ServerError
+from iqwire.errors import ConnectionLost, InsufficientBalance, InvalidOrder, RealMoneyLocked, ServerError
 from iqwire.models import BalanceType, Outcome
 from iqwire.pricing import buyback_price
 from iqwire.sim import ManualClock, Simulator
@@ -194,3 +194,39 @@ async def test_a_refused_sale_raises_the_servers_reason(
     trade.expires += 3600  # the client's idea of the deadline is wrong: the server refuses
     with pytest.raises(ServerError, match="sale time is over"):
         await trade.sell()
+
+
+async def test_a_placed_trade_is_returned_when_following_its_sale_value_fails(
+    sim: Simulator,
+    client: Client,
+    trader: Trader,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The connection can drop between the fill and the positions-state subscription. The
+    # trade is placed, so its caller must get it: a ConnectionLost escaping here lost it
+    # (found by the chaos run: "ConnectionLost but placed on the server").
+    follower = trader.sell_values._follower
+    real_start = follower.start
+    starts = 0
+
+    async def start_lost_once() -> None:
+        nonlocal starts
+        starts += 1
+        if starts == 1:
+            raise ConnectionLost("the connection dropped before the answer arrived")
+        await real_start()
+
+    monkeypatch.setattr(follower, "start", start_lost_once)
+    trade = await trader.buy_turbo(EURUSD_OTC, "call", 10, expiration=120)
+    assert [p.option_id for p in sim.positions()] == [trade.id]
+    assert "following sale values failed" in caplog.text and not follower.running
+    # The next subscribe (a reconnect's hook, or the next trade's) follows the sale values again.
+    await trader.sell_values.resubscribe()
+    assert follower.running
+    await sim.advance(3)
+    for _ in range(50):
+        if trade.sell_profit is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert trade.sell_profit is not None
