@@ -171,8 +171,10 @@ class LiveSession:
 
         ``duration`` is wall seconds, or simulated seconds in lock-step.
         """
-        runner = await self._prepare()
         try:
+            # Inside the try: a start that fails after the journal was claimed (recovery, the
+            # margin desk) still gives the lock back and closes what it opened.
+            runner = await self._prepare()
             await runner.start()
             await self._warm_up(runner)
             await self._loop(runner, duration, stop)

@@ -151,7 +151,8 @@ class RiskGuard:
 
     def opened(self, now: float) -> None:
         """A trade was placed."""
-        self._recent.append(now)
+        if self.limits.max_trades_per_minute is not None:  # only that rule reads them: no growth without it
+            self._recent.append(now)
         self.open_count += 1
 
     def failed(self) -> None:

@@ -6,11 +6,14 @@ import asyncio
 from pathlib import Path
 from typing import Any, ClassVar
 
-from iqwire.bot import Context, RiskGuard, RiskLimits, Strategy
+import pytest
+
+from iqwire.bot import Context, RiskGuard, RiskLimits, Strategy, live_journal
 from iqwire.bot.journal import Answer, Intent, Journal, TradeStatus
 from iqwire.bot.live import LiveSession
 from iqwire.bot.recovery import rebuild_guard, recover
 from iqwire.client import Client
+from iqwire.errors import ConnectionLost
 from iqwire.models import BalanceType, Candle, Outcome
 from iqwire.sim import ManualClock, Simulator
 from iqwire.trading import Trader
@@ -156,3 +159,26 @@ async def test_a_restart_keeps_the_daily_loss_limit_and_adopts_open_trades(tmp_p
             assert len(sim.positions()) == 1
             decisions = journal.guard_decisions(journal.runs()[-1].id)
             assert decisions and all(not d.allowed and d.rule == "daily_loss_limit" for d in decisions)
+
+
+async def test_a_run_that_fails_to_start_gives_the_journal_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recovery failing after the journal was claimed: the error reaches the caller, and
+    the same process (or another bot) can claim the journal again at once."""
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionLost("lost during recovery")
+
+    monkeypatch.setattr(live_journal, "recover_options", broken)
+    async with (
+        Simulator(seed=5, clock=ManualClock(START)) as sim,
+        Client(ssid=sim.issue_ssid(), ws_url=sim.ws_url, login_url=sim.login_url) as client,
+    ):
+        with Journal.open(tmp_path / "j.sqlite") as journal:
+            session = LiveSession(client, Eager(), journal=journal, settle_timeout=1)
+            with pytest.raises(ConnectionLost):
+                await session.run(duration=1)
+            with Journal.open(tmp_path / "j.sqlite") as other:
+                other.claim()  # JournalInUse while the failed run still held it
+                other.release()

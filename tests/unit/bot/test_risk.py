@@ -89,3 +89,16 @@ def test_cooldown_after_consecutive_losses() -> None:
 def test_unknown_setting_is_an_error() -> None:
     with pytest.raises(ValueError, match="max_stak"):
         RiskLimits.from_mapping({"max_stak": 10})
+
+
+def test_without_a_per_minute_limit_placements_are_not_kept() -> None:
+    # A bot trading for weeks without max_trades_per_minute kept every placement time.
+    guard = RiskGuard(RiskLimits.unlimited())
+    for n in range(1_000):
+        guard.opened(float(n))
+        guard.closed(Outcome.WIN, 1.0, float(n))
+    assert len(guard._recent) == 0
+    limited = RiskGuard(RiskLimits(max_trades_per_minute=5))
+    for n in range(1_000):
+        limited.opened(float(n))
+    assert limited.check(amount=1, payout=85, now=999.5) is not None  # still counted where the rule is on
