@@ -199,12 +199,17 @@ class Outbox:
             self._writer = None
 
     async def drained(self) -> None:
-        """Wait until every frame sent so far has been handed to the socket."""
+        """Wait until every frame sent so far has been handed to the socket, or the connection closed."""
         if self._pending:
             self.write_pending()
         writer = self._writer
         if writer is not None:
-            await asyncio.shield(writer)
+            # wait(), not await: a writer cancelled because the connection closed ends the
+            # wait (nothing more will be written) instead of raising CancelledError into a
+            # caller nobody cancelled; the caller's own cancellation leaves the writer running.
+            await asyncio.wait((writer,))
+            if not writer.cancelled() and (error := writer.exception()) is not None:
+                raise error
 
     def close(self) -> None:
         """Stop sending: what is not written yet is discarded."""

@@ -236,3 +236,32 @@ async def test_close_discards_what_is_not_written() -> None:
     box.send(b"c")
     await turn()
     assert ws.sent == [] and transport.writes == []
+
+
+async def test_waiting_for_a_drain_ends_quietly_when_the_connection_closes() -> None:
+    # The server's flush() waits on every connection's drain; one closing meanwhile (its
+    # writer cancelled) used to raise CancelledError into the flush, which nobody cancelled.
+    box, ws, transport, _ = make()
+    transport.buffered = HIGH_WATER + 1
+    ws.gate.clear()
+    box.send(b"a")
+    await turn()  # behind: its own writer task holds the frame
+    waiting = asyncio.create_task(box.drained())
+    await turn()
+    await box.aclose()
+    await asyncio.wait_for(waiting, timeout=1)  # returns, no CancelledError
+    assert waiting.exception() is None
+    other, other_ws, other_transport, _ = make()
+    other_transport.buffered = HIGH_WATER + 1
+    other_ws.gate.clear()
+    other.send(b"b")
+    await turn()
+    flusher = asyncio.create_task(other.drained())
+    await turn()
+    flusher.cancel()  # a caller's own cancellation still reaches it, and leaves the writer alone
+    with pytest.raises(asyncio.CancelledError):
+        await flusher
+    other_transport.buffered = 0
+    other_ws.gate.set()
+    await other.drained()
+    assert other_ws.sent == [b"b"]
