@@ -174,6 +174,26 @@ def limit_reached_at(
     return total, reached
 
 
+def check_limit_across_restarts(
+    spans: Sequence[tuple[float, float | None, float]],
+    run_starts: Sequence[float],
+    limit: float,
+    *,
+    at_once: int,
+) -> tuple[float, int]:
+    """Both kill tests' verdict on the daily loss limit: it held at every open (:func:`check_limit_held`),
+    it was reached, and at least one run started after it was (so a restart, not luck, kept it).
+
+    Returns the day's realised P&L and how many runs started after the limit was reached.
+    """
+    check_limit_held(spans, limit, at_once=at_once)
+    day_pnl, reached_at = limit_reached_at(spans, limit)
+    assert reached_at is not None, f"the day's P&L {day_pnl:.2f} never reached the limit -{limit}"
+    after = sum(1 for started in run_starts if started > reached_at)
+    assert after, "at least one restart happened after the limit was reached"
+    return day_pnl, after
+
+
 def recovered_counts(logs: Path, pattern: re.Pattern[str]) -> list[int]:
     """The recovery summaries of every run's log, summed field by field."""
     total = [0] * pattern.groups

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kill_helpers import check_limit_held, limit_reached_at, recovered_counts, run_and_kill
+from kill_helpers import check_limit_across_restarts, recovered_counts, run_and_kill
 
 from iqwire.bot.journal import Journal, TradeStatus
 from iqwire.client import Client
@@ -112,12 +112,8 @@ def test_kill_9_and_restart_loses_nothing_doubles_nothing_and_keeps_the_limit(tm
         (timestamp_seconds(p.open_time or 0), timestamp_seconds(p.close_time or 0), p.pnl or 0.0)
         for p in positions
     ]
-    check_limit_held(spans, LIMIT, at_once=2)
-    # When the day's loss first reached the limit (a trade the last run followed may close later).
-    day_pnl, reached_at = limit_reached_at(spans, LIMIT)
-    assert reached_at is not None, f"the day's P&L {day_pnl:.2f} never reached the limit -{LIMIT}"
-    after = [r for r in runs if r.started_at > reached_at]
-    assert after, "at least one restart happened after the limit was reached"
+    # The first instant the day's loss reached the limit (a trade the last run followed may close later).
+    day_pnl, after = check_limit_across_restarts(spans, [r.started_at for r in runs], LIMIT, at_once=2)
 
     recovered = recovered_counts(tmp_path, RECOVERED)
     print(
@@ -127,5 +123,5 @@ def test_kill_9_and_restart_loses_nothing_doubles_nothing_and_keeps_the_limit(tm
     print(
         f"kill/restart: runs={len(runs)} kills={done.kills} kills_with_trades_open={done.with_trades_open} "
         f"trades={len(positions)} intents={len(trades)} lost={len(lost)} doubled={doubled} "
-        f"day_pnl={day_pnl:+.2f} limit=-{LIMIT:g} runs_after_limit={len(after)}"
+        f"day_pnl={day_pnl:+.2f} limit=-{LIMIT:g} runs_after_limit={after}"
     )
