@@ -167,3 +167,67 @@ async def test_a_close_frame_is_answered_and_named_in_the_reason(picows: Any) ->
     listener.on_ws_frame(transport, _frame(picows, "CLOSE", struct.pack("!H", 1001) + b"bye"))
     assert transport.disconnected and len(transport.closes) == 1
     assert "1001" in listener.close_reason and "bye" in listener.close_reason
+
+
+# -- the picows read limit ------------------------------------------------------------------
+
+
+class _BufferedProtocol:
+    """picows' protocol as the event loop sees it: a buffer to read into, and what it was told."""
+
+    def __init__(self, size: int) -> None:
+        self.memory = bytearray(size)
+        self.calls: list[tuple[str, Any]] = []
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        self.calls.append(("get_buffer", sizehint))
+        return memoryview(self.memory)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.calls.append(("buffer_updated", nbytes))
+
+    def eof_received(self) -> bool:
+        self.calls.append(("eof_received", None))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.calls.append(("connection_lost", exc))
+
+    def pause_writing(self) -> None:
+        self.calls.append(("pause_writing", None))
+
+    def resume_writing(self) -> None:
+        self.calls.append(("resume_writing", None))
+
+
+@pytest.mark.parametrize("size", [1, 4096, 256 * 1024, 256 * 1024 + 1, 8 * 1024 * 1024])
+def test_a_read_takes_at_most_read_limit_bytes_of_picows_buffer(picows: Any, size: int) -> None:
+    from iqwire.transport.picows_transport import READ_LIMIT, _ReadLimit
+
+    inner = _BufferedProtocol(size)
+    buffer = _ReadLimit(inner).get_buffer(-1)
+    assert len(buffer) == min(size, READ_LIMIT)
+    buffer[:1] = b"x"  # the start of picows' own buffer, not a copy
+    assert inner.memory[:1] == b"x"
+    assert inner.calls == [("get_buffer", -1)]
+
+
+def test_the_read_limit_passes_everything_else_to_picows_protocol(picows: Any) -> None:
+    from iqwire.transport.picows_transport import _ReadLimit
+
+    inner = _BufferedProtocol(16)
+    limited = _ReadLimit(inner)
+    lost = ConnectionResetError("gone")
+    limited.buffer_updated(7)
+    assert limited.eof_received() is False
+    limited.pause_writing()
+    limited.resume_writing()
+    limited.connection_lost(lost)
+    assert inner.calls == [
+        ("buffer_updated", 7),
+        ("eof_received", None),
+        ("pause_writing", None),
+        ("resume_writing", None),
+        ("connection_lost", lost),
+    ]
+    assert isinstance(limited, asyncio.BufferedProtocol) and limited.is_buffered_protocol()

@@ -29,6 +29,8 @@ async def _handler(ws: ServerConnection) -> None:
             for _ in range(int(count)):
                 await ws.send(f'{{"n":{sent}}}')
                 sent += 1
+        elif command == "big":  # one frame of that many bytes, then the next number
+            await ws.send("x" * int(count))
         elif command == "close":
             await ws.close()
 
@@ -130,3 +132,37 @@ async def test_frames_read_before_a_loss_are_delivered_before_connection_lost(tr
     with pytest.raises(ConnectionLost):
         await asyncio.wait_for(transport.deliver(batches.append), 5)
     assert _numbers(batches) == [0, 1, 2]
+
+
+async def test_picows_reads_at_most_read_limit_bytes_and_longer_frames_arrive_whole(url: str) -> None:
+    if not HAS_PICOWS:
+        pytest.skip("picows is not installed")
+    from iqwire.transport.picows_transport import READ_LIMIT
+
+    transport: Any = await transport_factory("picows")(url, None)
+    try:
+        limited = transport._transport.underlying_transport.get_protocol()
+        reads: list[int] = []
+        get_buffer = limited.get_buffer
+
+        def spy(sizehint: int) -> memoryview:
+            buffer: memoryview = get_buffer(sizehint)
+            reads.append(len(buffer))
+            return buffer
+
+        limited.get_buffer = spy
+        batches: list[list[bytes]] = []
+        delivery = asyncio.create_task(transport.deliver(batches.append))
+        await transport.send(b"send 20000")
+        await transport.send(b"big 1000000")  # one frame of ~4 reads
+        await transport.send(b"send 1")
+        await _until(lambda: sum(map(len, batches)) == 20_002, "every frame")
+        frames = [frame for batch in batches for frame in batch]
+        assert frames[20_000] == b"x" * 1_000_000
+        assert _numbers([frames[:20_000] + frames[20_001:]]) == list(range(20_001))
+        assert reads and max(reads) <= READ_LIMIT
+        delivery.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await delivery
+    finally:
+        await transport.close()
