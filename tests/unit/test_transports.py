@@ -121,7 +121,7 @@ def test_any_valid_frame_sequence_gives_its_messages(
     messages: list[tuple[list[tuple[str, bytes, bool]], bytes]], with_sink: bool
 ) -> None:
     picows = pytest.importorskip("picows")
-    from iqwire.transport.picows_transport import _Listener
+    from iqwire.transport.picows_transport import CHUNK, _Listener
 
     async def check() -> None:
         listener = _Listener()
@@ -133,8 +133,11 @@ def test_any_valid_frame_sequence_gives_its_messages(
         for frames, _ in messages:
             for kind, payload, fin in frames:
                 listener.on_ws_frame(transport, _frame(picows, kind, payload, fin))
-        await asyncio.sleep(0)  # the end of a read: the sink gets the rest
+        if with_sink:
+            assert len(listener.frames) < CHUNK
+        listener.read_done()  # the end of a read: the sink gets the rest
         assert got + listener.frames == [whole for _, whole in messages]
+        assert not (with_sink and listener.frames)
 
     asyncio.run(check())
 
@@ -202,21 +205,41 @@ class _BufferedProtocol:
 
 @pytest.mark.parametrize("size", [1, 4096, 256 * 1024, 256 * 1024 + 1, 8 * 1024 * 1024])
 def test_a_read_takes_at_most_read_limit_bytes_of_picows_buffer(picows: Any, size: int) -> None:
-    from iqwire.transport.picows_transport import READ_LIMIT, _ReadLimit
+    from iqwire.transport.picows_transport import READ_LIMIT, _Listener, _Reads
 
     inner = _BufferedProtocol(size)
-    buffer = _ReadLimit(inner).get_buffer(-1)
+    buffer = _Reads(inner, _Listener()).get_buffer(-1)
     assert len(buffer) == min(size, READ_LIMIT)
     buffer[:1] = b"x"  # the start of picows' own buffer, not a copy
     assert inner.memory[:1] == b"x"
     assert inner.calls == [("get_buffer", -1)]
 
 
+async def test_the_end_of_a_read_hands_its_frames_to_the_sink(picows: Any) -> None:
+    from iqwire.transport.picows_transport import _Listener, _Reads
+
+    listener = _Listener()
+    reads = _Reads(_BufferedProtocol(16), listener)
+    reads.buffer_updated(16)  # no frame, no sink: nothing to hand on
+    listener.frames.append(b"before deliver")
+    reads.buffer_updated(16)
+    assert listener.frames == [b"before deliver"]  # no sink: recv_batch takes them
+    got: list[list[bytes]] = []
+    listener.sink = got.append
+    listener.delivered = asyncio.get_running_loop().create_future()
+    reads.buffer_updated(16)
+    reads.buffer_updated(16)  # nothing new: no empty call
+    listener.on_ws_frame(_FakeTransport(), _frame(picows, "TEXT", LONG))
+    assert got == [[b"before deliver"]] and listener.frames == [LONG]  # kept until the read ends
+    reads.buffer_updated(16)
+    assert got == [[b"before deliver"], [LONG]] and listener.frames == []
+
+
 def test_the_read_limit_passes_everything_else_to_picows_protocol(picows: Any) -> None:
-    from iqwire.transport.picows_transport import _ReadLimit
+    from iqwire.transport.picows_transport import _Listener, _Reads
 
     inner = _BufferedProtocol(16)
-    limited = _ReadLimit(inner)
+    limited = _Reads(inner, _Listener())
     lost = ConnectionResetError("gone")
     limited.buffer_updated(7)
     assert limited.eof_received() is False

@@ -6,7 +6,7 @@ the list to the client's reader every :data:`CHUNK` frames and at the end of eac
 read (:meth:`PicowsTransport.deliver`), so a burst of pushes costs no task switch
 and is decoded while it is still in the CPU's cache; or it wakes a reader that
 asks with :meth:`PicowsTransport.recv_batch` once per batch. A socket read takes at
-most :data:`READ_LIMIT` bytes (:class:`_ReadLimit`), so one read's decoded pushes
+most :data:`READ_LIMIT` bytes (:class:`_Reads`), so one read's decoded pushes
 stay few enough for the consumer to free them while they are in cache. The contract is
 :class:`~iqwire.transport.WebSocketTransport`'s: text frames out, bytes in,
 ``ConnectionLost`` when the connection is gone, TLS verified unless an explicit
@@ -23,7 +23,7 @@ from typing import Any
 from picows import WSCloseCode, WSError, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from iqwire.errors import ConnectionLost
-from iqwire.transport._delivery import Delivery, Sink
+from iqwire.transport._delivery import Sink, pass_on
 from iqwire.transport._errors import certificate_error
 from iqwire.transport.websocket import USER_AGENT
 
@@ -35,7 +35,7 @@ HIGH_WATER = 4096
 #: Frames handed to a delivery sink at once while picows parses a read (1,024: ~6 % more
 #: candles/s than 256 in bench_stream's picows variant, and still a quarter of HIGH_WATER).
 CHUNK = 1024
-#: The most bytes one socket read takes (see :class:`_ReadLimit`): about 800 candle frames.
+#: The most bytes one socket read takes (see :class:`_Reads`): about 800 candle frames.
 READ_LIMIT = 256 * 1024
 
 _TEXT = WSMsgType.TEXT
@@ -46,8 +46,24 @@ _CLOSE = WSMsgType.CLOSE
 _CONTROL_MAX = 125
 
 
-class _Listener(WSListener, Delivery):
+class _Listener(WSListener):
     """picows callbacks: whole messages into ``frames``, the reader woken once per batch."""
+
+    # Slots, no instance dict: picows calls on_ws_frame per frame through Cython's check
+    # for a Python override, which costs ~75 ns more a frame on an object with a __dict__
+    # (a quarter of picows' parse and this callback together).
+    __slots__ = (
+        "_fragments",
+        "_writable",
+        "close_reason",
+        "delivered",
+        "disconnected",
+        "frames",
+        "paused",
+        "sink",
+        "transport",
+        "waiter",
+    )
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
@@ -61,7 +77,6 @@ class _Listener(WSListener, Delivery):
         #: Set by PicowsTransport.deliver: frames go to it every CHUNK frames and after each read.
         self.sink: Sink | None = None
         self.delivered: asyncio.Future[None] | None = None  # ends deliver(): lost, or the sink failed
-        self._tail_scheduled = False
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -77,11 +92,8 @@ class _Listener(WSListener, Delivery):
             frames = self.frames
             frames.append(frame.get_payload_as_bytes())
             if self.sink is not None:
-                if len(frames) >= CHUNK:  # _chunk_ready, inlined
-                    self.pass_on()
-                elif not self._tail_scheduled:
-                    self._tail_scheduled = True
-                    asyncio.get_running_loop().call_soon(self._pass_on_tail)
+                if len(frames) >= CHUNK:  # the rest goes at the end of the read (read_done)
+                    pass_on(self)
             elif len(frames) == 1:  # the reader waits only on an empty batch
                 waiter = self.waiter
                 if waiter is not None and not waiter.done():
@@ -110,26 +122,23 @@ class _Listener(WSListener, Delivery):
             transport.send_close(code)
             transport.disconnect()
 
-    def _chunk_ready(self) -> None:
-        # picows parses a whole read (it can hold thousands of frames) in one go:
-        # hand them on every CHUNK frames, while they are still in the CPU's cache,
-        # and the rest once the read is over.
-        if len(self.frames) >= CHUNK:
-            self.pass_on()
-        elif not self._tail_scheduled:
-            self._tail_scheduled = True
-            asyncio.get_running_loop().call_soon(self._pass_on_tail)
+    def read_done(self) -> None:
+        """picows has parsed a socket read: its last frames go to the sink (if any) now.
 
-    def _pass_on_tail(self) -> None:
-        self._tail_scheduled = False
+        picows parses a whole read in one go and calls back per frame; the frames go
+        on every CHUNK frames while it parses, and the rest here, in the same read
+        callback: decoded while still in the CPU's cache, and the consumer's task,
+        woken by them, runs before the next read.
+        """
         if self.frames and self.sink is not None:
-            self.pass_on()
+            pass_on(self)
 
     def _deliver(self, data: bytes) -> None:
         frames = self.frames
         frames.append(data)
         if self.sink is not None:
-            self._chunk_ready()
+            if len(frames) >= CHUNK:
+                pass_on(self)
             return
         waiter = self.waiter
         if waiter is not None and not waiter.done():
@@ -141,7 +150,7 @@ class _Listener(WSListener, Delivery):
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.disconnected = True
         if self.frames and self.sink is not None:
-            self.pass_on()  # every frame reaches the sink before the delivery ends
+            pass_on(self)  # every frame reaches the sink before the delivery ends
         for future in (self.waiter, self._writable, self.delivered):
             if future is not None and not future.done():
                 future.set_result(None)
@@ -160,8 +169,8 @@ class _Listener(WSListener, Delivery):
             await self._writable
 
 
-class _ReadLimit(asyncio.BufferedProtocol):
-    """picows' protocol with each socket read capped at :data:`READ_LIMIT` bytes.
+class _Reads(asyncio.BufferedProtocol):
+    """picows' protocol with each socket read capped at :data:`READ_LIMIT` bytes, its end told.
 
     picows doubles its read buffer whenever a read nearly fills it, so under a steady
     burst its reads grow to megabytes: thousands of frames, all decoded (candles and
@@ -171,18 +180,23 @@ class _ReadLimit(asyncio.BufferedProtocol):
     frame with 1.3 MB reads than with 256 KB ones). A read of at most
     :data:`READ_LIMIT` bytes leaves picows' parser as it is (a frame longer than
     that still arrives: picows keeps its partial frame and its buffer still grows).
+    When picows has parsed a read, the listener hands its last frames on
+    (:meth:`_Listener.read_done`).
     """
 
-    def __init__(self, protocol: Any) -> None:
+    def __init__(self, protocol: Any, listener: _Listener) -> None:
         self._protocol = protocol
+        self._listener = listener
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer: memoryview = self._protocol.get_buffer(sizehint)
         return buffer[:READ_LIMIT] if len(buffer) > READ_LIMIT else buffer
 
-    # The rest is picows' protocol's (one call more per read: nothing per frame).
     def buffer_updated(self, nbytes: int) -> None:
-        self._protocol.buffer_updated(nbytes)
+        self._protocol.buffer_updated(nbytes)  # picows parses, calling back once per frame
+        self._listener.read_done()
+
+    # The rest is picows' protocol's.
 
     def eof_received(self) -> bool | None:
         return bool(self._protocol.eof_received())
@@ -242,7 +256,7 @@ class PicowsTransport:
         assert isinstance(listener, _Listener)
         listener.transport = transport
         underlying = transport.underlying_transport
-        underlying.set_protocol(_ReadLimit(underlying.get_protocol()))
+        underlying.set_protocol(_Reads(underlying.get_protocol(), listener))
         return cls(transport, listener)
 
     async def send(self, data: bytes) -> None:
@@ -282,9 +296,9 @@ class PicowsTransport:
     async def deliver(self, sink: Sink) -> None:
         """Hand every received frame to ``sink`` as it is read, until the connection ends.
 
-        ``sink(frames)`` runs in picows' frame callback, every :data:`CHUNK` frames and
-        once a read's last frames are in (first with the frames received before this
-        call), so a burst is decoded while it is still in the CPU's cache and a reply
+        ``sink(frames)`` runs in the socket's read callback, every :data:`CHUNK` frames
+        while picows parses a read and once it has parsed it (first with the frames
+        received before this call), so a burst is decoded while it is still in the CPU's cache and a reply
         reaches its request without a task switch; it must not block. Reading never
         pauses: nothing is buffered here. Cancelling this call stops the delivery;
         frames read after that wait for :meth:`recv_batch`.
@@ -300,7 +314,7 @@ class PicowsTransport:
         listener.sink = sink
         try:
             if listener.frames:
-                listener.pass_on()
+                pass_on(listener)
             if listener.paused and not listener.disconnected:
                 listener.paused = False
                 self._transport.underlying_transport.resume_reading()

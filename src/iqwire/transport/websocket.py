@@ -31,7 +31,7 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from iqwire.errors import ConnectionLost
-from iqwire.transport._delivery import Delivery, Sink
+from iqwire.transport._delivery import Sink, pass_on
 from iqwire.transport._errors import certificate_error
 
 __all__ = ["DEFAULT_WS_URL", "ConnectionTransport", "WebSocketTransport"]
@@ -161,7 +161,7 @@ _PONG = Opcode.PONG
 _OPEN = State.OPEN
 
 
-class _Reader(asyncio.Protocol, Delivery):
+class _Reader(asyncio.Protocol):
     """The socket's side: whole reads into websockets' parser, whole messages into ``frames``."""
 
     def __init__(self, ws: ClientProtocol, opened: asyncio.Future[None]) -> None:
@@ -265,7 +265,7 @@ class _Reader(asyncio.Protocol, Delivery):
             else:  # the opening handshake's response
                 self._handshake_done()
         if frames and self.sink is not None:
-            self.pass_on()
+            pass_on(self)
         elif frames:
             if waiting:  # the reader waits only on an empty batch
                 waiter = self.waiter
@@ -462,7 +462,7 @@ class WebSocketTransport:
         reader.sink = sink
         try:
             if reader.frames:
-                reader.pass_on()
+                pass_on(reader)
             if reader.paused:
                 reader.paused = False
                 if not reader.lost and reader.transport is not None:
