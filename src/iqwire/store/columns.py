@@ -1,25 +1,33 @@
-"""The candle store read into numpy arrays through the stdlib ``sqlite3`` cursor.
+"""The candle store read into numpy arrays through the stdlib ``sqlite3`` module.
 
 This is the columnar read without ADBC (``to_pandas(engine="sqlite3")`` and the
-fallback of every columnar function). Its cost is the cursor's: CPython's ``sqlite3``
-releases and re-takes the GIL around every value it hands over (about 75 ns a value,
-130 ns a row on the benchmark machine), so the read hands over as few values as it can:
+fallback of every columnar function). A cursor hands over a Python object per value,
+and CPython 3.11's ``sqlite3`` releases and re-takes the GIL around every one (about
+75 ns a value, 130 ns a row on the benchmark machine). So the read does two things:
 
-* a column the filter fixes (``active_id``, ``size``) is filled, not read;
-* a column that follows from others in every row of the range is computed, not read:
-  ``end = start + size``, ``at = end * 10**9`` (a complete candle), and within one
-  series ``id = (start + k) // size`` (ids step by one per candle slot); any other
-  ``at`` is handed over as its distance to ``end * 10**9`` (exact in a float64);
-* a column that holds one value in every row of the range is read once: ``volume``
-  0 and ``ask``/``bid`` NULL in candles from ``get-candles``, ``at`` NULL when the
-  server sent none.
+* It hands over as few values as it can:
 
-Which of these hold is guessed from the first and last rows of the range, and
-*proved* row by row in the query: the ``start`` it hands over is replaced by
-``+inf`` in any row that breaks one. Such a row makes the read start again the
-general way (every column, every row), so the result never depends on the guess.
-The values it does hand over all fit a float64 exactly (the prices, and integers
-proved by the same test to lie within ±2**53), so one flat ``np.fromiter`` converts them.
+  * a column the filter fixes (``active_id``, ``size``) is filled, not read;
+  * a column that follows from others in every row of the range is computed, not
+    read: ``end = start + size``, ``at = end * 10**9`` (a complete candle), and within
+    one series ``id = (start + k) // size`` (ids step by one per candle slot); any
+    other ``at`` is handed over as its distance to ``end * 10**9`` (exact in a float64);
+  * a column that holds one value in every row of the range is read once: ``volume``
+    0 and ``ask``/``bid`` NULL in candles from ``get-candles``, ``at`` NULL when the
+    server sent none.
+
+  Which of these hold is guessed from the first and last rows of the range, and
+  *proved* row by row in the query: the ``start`` it hands over is replaced by
+  ``+inf`` in any row that breaks one. Such a row makes the read start again the
+  general way (every column, every row, through the cursor), so the result never
+  depends on the guess.
+* It hands the values over in bulk: every value left fits a float64 exactly (the
+  prices, and integers proved by the same test to lie within ±2**53), so SQLite
+  calls ``struct.pack`` once a row (a function registered on the connection: one
+  GIL round trip a row, not one a value) and its ``group_concat`` joins a block's
+  packed rows into one ``bytes`` (SQLite copies a BLOB's bytes as they are), which
+  ``np.frombuffer`` reads. Each block is checked for its row count, its length and
+  the order of its keys before it is kept; anything else is the general read again.
 
 Example::
 
@@ -31,6 +39,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +77,10 @@ _DTYPE = np.dtype([(name, np.int64 if name in INT_COLUMNS else np.float64) for n
 _BLOCK = 16_384
 #: Rows per chunk of a column being read (1 MiB of int64 or float64).
 _CHUNK = 131_072
-#: Rows per block of the float read (one ``fetchmany``: its list of tuples stays in cache).
-_FLAT_BLOCK = 2_048
+#: Rows per block of the float read (one ``group_concat``: 1 MiB of eight values a row).
+_PACK_BLOCK = 16_384
+#: The name of the packing function the float read registers on its connection.
+_PACK = "iqwire_pack_float64"
 #: Integers up to this magnitude are exact in a float64.
 _EXACT = 2**53
 #: ``at = end * 10**9`` is derived only for ends whose product fits an int64 (to the year 2262).
@@ -157,6 +169,10 @@ class _Plan:
     at_offset: bool = False  # at - end * 10**9 handed over (exact in a float64: +inf for NULL)
     id_offset: int | None = None  # id = (start + id_offset) // size (one series)
     constants: dict[str, Any] = field(default_factory=dict)  # the same value in every row
+    #: One series' size and its first and last ``from`` in the range (``None``: several series).
+    size: int | None = None
+    first_start: int | None = None
+    last_start: int | None = None
 
     def complete(self, columns: dict[str, np.ndarray[Any, Any]]) -> None:
         """Add the columns not read (exact: the read proved each relation in every row)."""
@@ -193,6 +209,10 @@ def _plan(
     last = db.execute(f'{select} active_id DESC, size DESC, "from" DESC LIMIT 1', params).fetchone()
     rows = [dict(zip(COLUMNS, row, strict=True)) for row in (first, last)]
     plan = _Plan(taken=[])
+    first_start, last_start = rows[0]["start"], rows[1]["start"]
+    one_series = "active_id" not in read and "size" not in read and size is not None and size > 0
+    if one_series and -_EXACT <= first_start <= last_start <= _EXACT:  # read in spans of its starts
+        plan.size, plan.first_start, plan.last_start = size, first_start, last_start
     # The tests' parameters go in the order of the tests, all before the WHERE clause's.
     if all(row["end"] == row["start"] + row["size"] for row in rows):
         plan.end_from_start = True
@@ -234,24 +254,115 @@ def _read_floats(
     """The blocks of the columns the plan reads; ``None`` if a row breaks one of its tests.
 
     Every value handed over is a float64 or an integer proved within ±2**53 by the
-    plan's tests, so one flat float64 ``np.fromiter`` takes every block.
+    plan's tests. SQLite packs each row's values as little-endian float64 (``struct``,
+    registered as a function of the connection) and ``group_concat`` joins a block's
+    rows, so the cursor hands over one ``bytes`` per block instead of a Python object
+    per value, and ``np.frombuffer`` reads it. ``group_concat`` does not promise the
+    order of what it joins, so each block is checked: ``count(*)`` rows, the bytes of
+    that many rows, and the sort key strictly increasing from the previous block's
+    last row; anything else makes the read start again the general way.
     """
     # The first column carries the proof: "from" where every test holds, +inf where one fails.
     guarded = f'CASE WHEN {" AND ".join(plan.tests)} THEN "from" ELSE 9e999 END'
     select = ", ".join(guarded if name == "start" else _FLOAT_SQL[name] for name in plan.taken)
-    cursor = db.execute(
-        f'SELECT {select} FROM candles{clause} ORDER BY active_id, size, "from"', [*plan.test_params, *params]
+    width = len(plan.taken)
+    db.create_function(_PACK, width, struct.Struct(f"<{width}d").pack, deterministic=True)
+    packed_row = f"{_PACK}({select})"
+    # The sort key's columns the filter leaves open (the filter fixes the others), "from" last.
+    key = [plan.taken.index(name) for name in ("active_id", "size", "start") if name in plan.taken]
+    source = (
+        _blocks_by_start(db, packed_row, clause, params, plan)
+        if plan.size is not None
+        else _blocks_by_key(db, packed_row, clause, params, plan, key)
     )
-    width, proof = len(plan.taken), plan.taken.index("start")
     blocks = {name: _Chunks(np.dtype(np.int64 if name in INT_COLUMNS else np.float64)) for name in plan.taken}
-    while rows := cursor.fetchmany(_FLAT_BLOCK):
-        block = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width)
-        block = block.reshape(len(rows), width)
-        if np.isinf(block[:, proof]).any():
-            return None
-        for index, name in enumerate(plan.taken):
-            blocks[name].append(block[:, index])  # an integer's float is exact: the tests said so
+    last: np.ndarray[Any, Any] | None = None  # the previous block's last key
+    try:
+        for packed, count in source:
+            if len(packed) != count * width * 8:
+                return None
+            block = np.frombuffer(packed, dtype="<f8").reshape(count, width)
+            if np.isinf(block[:, key[-1]]).any() or not _ascending(block[:, key], last):
+                return None
+            for index, name in enumerate(plan.taken):
+                blocks[name].append(block[:, index])  # an integer's float is exact: the tests said so
+            last = block[-1, key]
+    except sqlite3.OperationalError:  # a value the function could not pack: the general read says why
+        return None
     return blocks
+
+
+def _blocks_by_start(
+    db: sqlite3.Connection, packed_row: str, clause: str, params: list[int], plan: _Plan
+) -> Iterator[tuple[bytes, int]]:
+    """One series' packed blocks: its rows whose ``from`` lies in successive spans of :data:`_PACK_BLOCK` candles.
+
+    A span is one range scan of the primary key; an empty one (a gap in the series)
+    makes the next span start at the next row's ``from``.
+    """
+    assert plan.size is not None and plan.first_start is not None and plan.last_start is not None
+    assert clause  # one series: the filter names it
+    span, start, last_start = _PACK_BLOCK * plan.size, plan.first_start, plan.last_start
+    block_sql = (
+        f"SELECT CAST(group_concat({packed_row}, '') AS BLOB), count(*) "
+        f'FROM candles{clause} AND "from" >= ? AND "from" < ?'
+    )
+    seek_sql = f'SELECT "from" FROM candles{clause} AND "from" >= ? ORDER BY "from" LIMIT 1'
+    while start <= last_start:
+        packed, count = db.execute(block_sql, [*plan.test_params, *params, start, start + span]).fetchone()
+        if count:
+            yield packed, count
+            start += span
+        else:
+            following = db.execute(seek_sql, [*params, start]).fetchone()
+            if following is None:
+                return
+            start = following[0]
+
+
+def _blocks_by_key(
+    db: sqlite3.Connection, packed_row: str, clause: str, params: list[int], plan: _Plan, key: list[int]
+) -> Iterator[tuple[bytes, int]]:
+    """Packed blocks of :data:`_PACK_BLOCK` rows in the sort order, across series.
+
+    Each block is the rows after the previous block's last key (a seek of the
+    primary key with a row-value comparison); ``key`` are the key's places in a row.
+    """
+    names = [plan.taken[index] for index in key]
+    after = f"({', '.join(_SQL[name] for name in names)}) > ({', '.join('?' * len(names))})"
+    rows = (
+        f'SELECT {packed_row} AS packed FROM candles{{}} ORDER BY active_id, size, "from" LIMIT {_PACK_BLOCK}'
+    )
+    block_sql = f"SELECT CAST(group_concat(packed, '') AS BLOB), count(*) FROM ({rows})"
+    query, args = block_sql.format(clause), [*plan.test_params, *params]
+    next_sql = block_sql.format(f"{clause} AND {after}" if clause else f" WHERE {after}")
+    width = len(plan.taken)
+    while True:
+        packed, count = db.execute(query, args).fetchone()
+        if not count:
+            return
+        yield packed, count
+        if count < _PACK_BLOCK:
+            return
+        last = np.frombuffer(packed, dtype="<f8", offset=len(packed) - width * 8)[key]
+        if np.isinf(last).any():  # the caller refuses this block; nothing after it is read
+            return
+        query, args = next_sql, [*plan.test_params, *params, *(int(value) for value in last)]
+
+
+def _ascending(keys: np.ndarray[Any, Any], last: np.ndarray[Any, Any] | None) -> bool:
+    """Whether the rows' keys (one column each, most significant first) rise strictly from ``last``."""
+    if last is not None:
+        keys = np.vstack([last, keys])
+    if len(keys) < 2:
+        return True
+    rising = np.zeros(len(keys) - 1, dtype=bool)
+    tied = np.ones(len(keys) - 1, dtype=bool)
+    for column in keys.T:
+        step = np.diff(column)
+        rising |= tied & (step > 0)
+        tied &= step == 0
+    return bool(rising.all())
 
 
 def _read_general(

@@ -14,6 +14,7 @@ import math
 import sqlite3
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -115,15 +116,24 @@ def regular_rows(draw: st.DrawFn) -> list[tuple[Any, ...]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=regular_rows(), bounds=st.tuples(st.integers(0, 30), st.integers(10, 60)))
-def test_the_numpy_read_equals_every_value_read(rows: list[tuple[Any, ...]], bounds: tuple[int, int]) -> None:
+@given(
+    rows=regular_rows(),
+    bounds=st.tuples(st.integers(0, 30), st.integers(10, 60)),
+    block=st.sampled_from([1, 2, 3, 7, 16_384]),
+)
+def test_the_numpy_read_equals_every_value_read(
+    rows: list[tuple[Any, ...]], bounds: tuple[int, int], block: int
+) -> None:
+    # Small blocks: many packed blocks a read, spans with gaps between them (one series)
+    # and blocks that end inside a series (several).
     db = fresh(rows)
     queries: list[tuple[int | None, int | None, int | None, int | None]] = [(None, None, None, None)]
     queries += [(active_id, size, None, None) for active_id, size in SERIES]
     queries += [(76, 60, T0 + 60 * bounds[0], T0 + 60 * bounds[1]), (76, None, T0 + 300 * bounds[0], None)]
     db.execute("BEGIN")
-    for query in queries:
-        assert_same(numpy_columns(db, *query), reference(db, *query))
+    with patch.object(columns_module, "_PACK_BLOCK", block):
+        for query in queries:
+            assert_same(numpy_columns(db, *query), reference(db, *query))
 
 
 # -- which way the read goes ---------------------------------------------------------------------------
@@ -165,7 +175,13 @@ def candle_row(slot: int, **changes: Any) -> tuple[Any, ...]:
     return tuple(row[name] for name in STORED)
 
 
-N = 5_000  # more than one block of the float read
+N = 5_000  # five blocks of the float read (``small_blocks``)
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 1,000 rows: the tests below read several, and break a rule in the fourth."""
+    monkeypatch.setattr(columns_module, "_PACK_BLOCK", 1_000)
 
 
 def test_a_regular_series_takes_the_float_read(general_reads: list[int]) -> None:
@@ -238,3 +254,101 @@ def test_an_empty_range_reads_empty_columns(general_reads: list[int]) -> None:
     db = fresh([candle_row(slot) for slot in range(10)])
     assert_same(numpy_columns(db, 76, 60, T0 - 600, T0), reference(db, 76, 60, T0 - 600, T0))
     assert_same(numpy_columns(db, 1, 60, None, None), reference(db, 1, 60, None, None))
+
+
+# -- the packed blocks ---------------------------------------------------------------------------------
+
+
+def test_packed_values_keep_every_bit(general_reads: list[int]) -> None:
+    # Packed rows hold NUL bytes and bytes that are not UTF-8; group_concat must join them as they are.
+    odd = [0.0, -0.0, 5e-324, -5e-324, math.inf, -math.inf, 1.0, -1.7976931348623157e308, 2.0**-1022]
+    rows = [
+        candle_row(slot, open=odd[slot % len(odd)], close=odd[(slot + 3) % len(odd)], volume=odd[slot % 5])
+        for slot in range(N)
+    ]
+    db = fresh(rows)
+    for query in [(76, 60, None, None), (None, None, None, None)]:
+        assert_same(numpy_columns(db, *query), reference(db, *query))
+    assert general_reads == []
+
+
+def test_a_gap_costs_one_seek_not_a_query_per_empty_span(general_reads: list[int]) -> None:
+    # Spans of 1,000 candles; 10 million slots between the two halves of the series.
+    rows = [candle_row(slot) for slot in range(1_500)]
+    rows += [candle_row(slot) for slot in range(10_000_000, 10_001_500)]
+    db = fresh(rows)
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    got = numpy_columns(db, 76, 60, None, None)
+    db.set_trace_callback(None)
+    assert_same(got, reference(db, 76, 60, None, None))
+    assert general_reads == []
+    packed = [sql for sql in statements if "group_concat" in sql]
+    assert len(packed) <= 6, packed  # 2 spans a half, and at most one empty span before the seek
+
+
+def test_a_value_the_packing_function_refuses_makes_the_read_fall_back(
+    general_reads: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without its IFNULL, a NULL volume reaches struct.pack, which raises inside SQLite.
+    monkeypatch.setitem(columns_module._FLOAT_SQL, "volume", "volume")
+    rows = [candle_row(slot, volume=None if slot == 3000 else float(slot)) for slot in range(N)]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, 76, 60, None, None), reference(db, 76, 60, None, None))
+    assert general_reads == [1]
+
+
+def replace_group_concat(db: sqlite3.Connection, join: Callable[[list[bytes]], bytes]) -> None:
+    """Make ``group_concat`` on ``db`` join a block's rows with ``join`` (SQLite promises no order)."""
+
+    class Joined:
+        def __init__(self) -> None:
+            self.parts: list[bytes] = []
+
+        def step(self, value: bytes, separator: str) -> None:
+            self.parts.append(value)
+
+        def finalize(self) -> bytes:
+            return join(self.parts)
+
+    db.create_aggregate("group_concat", 2, Joined)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("query", [(76, 60, None, None), (None, None, None, None)])
+@pytest.mark.parametrize(
+    "join",
+    [
+        lambda parts: b"".join(reversed(parts)),  # every value intact, the rows out of order
+        lambda parts: b"".join(parts)[:-1],  # a byte short
+        lambda parts: b"\0".join(parts),  # a separator between rows
+    ],
+    ids=["backwards", "short", "separated"],
+)
+def test_rows_joined_otherwise_make_the_read_fall_back(
+    general_reads: list[int],
+    query: tuple[int | None, int | None, int | None, int | None],
+    join: Callable[[list[bytes]], bytes],
+) -> None:
+    db = fresh([candle_row(slot) for slot in range(N)])
+    replace_group_concat(db, join)
+    assert_same(numpy_columns(db, *query), reference(db, *query))
+    assert general_reads == [1]
+
+
+@pytest.mark.parametrize(
+    ("keys", "last", "ascending"),
+    [
+        ([[1], [2], [5]], None, True),
+        ([[1], [1]], None, False),
+        ([[2], [1]], None, False),
+        ([[3]], [3], False),
+        ([[4]], [3], True),
+        ([[1, 60, 9], [1, 300, 0], [2, 60, 0]], [1, 60, 8], True),
+        ([[1, 60, 9], [1, 60, 9]], None, False),
+        ([[1, 300, 0], [1, 60, 9]], None, False),
+        ([[1, 60, 9]], [1, 300, 0], False),
+    ],
+)
+def test_the_block_order_check(keys: list[list[int]], last: list[int] | None, ascending: bool) -> None:
+    previous = None if last is None else np.array(last, dtype=np.float64)
+    assert columns_module._ascending(np.array(keys, dtype=np.float64), previous) is ascending
