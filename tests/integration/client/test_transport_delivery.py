@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import trustme
 from websockets.asyncio.server import ServerConnection, serve
 
 from iqwire.client.transports import Transport, transport_factory
@@ -134,12 +136,28 @@ async def test_frames_read_before_a_loss_are_delivered_before_connection_lost(tr
     assert _numbers(batches) == [0, 1, 2]
 
 
-async def test_picows_reads_at_most_read_limit_bytes_and_longer_frames_arrive_whole(url: str) -> None:
+@pytest.fixture
+async def tls() -> AsyncIterator[tuple[str, ssl.SSLContext]]:
+    """The same server over TLS (a throw-away CA), and a client context trusting it."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    async with serve(_handler, "127.0.0.1", 0, ssl=server_context) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"wss://localhost:{port}/", client_context
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["ws", "wss"])
+async def test_picows_reads_at_most_read_limit_bytes_and_longer_frames_arrive_whole(
+    url: str, tls: tuple[str, ssl.SSLContext], secure: bool
+) -> None:
     if not HAS_PICOWS:
         pytest.skip("picows is not installed")
     from iqwire.transport.picows_transport import READ_LIMIT
 
-    transport: Any = await transport_factory("picows")(url, None)
+    transport: Any = await transport_factory("picows")(*(tls if secure else (url, None)))
     try:
         limited = transport._transport.underlying_transport.get_protocol()
         reads: list[int] = []
