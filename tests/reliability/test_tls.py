@@ -7,6 +7,7 @@ A local TLS WebSocket server (``websockets`` with a certificate from a throw-awa
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import ssl
 from collections.abc import AsyncIterator
@@ -29,6 +30,18 @@ async def _handler(ws: ServerConnection) -> None:
             await ws.send(json.dumps({"name": "authenticated", "request_id": rid, "msg": True}))
         elif frame.get("name") == "setOptions":
             await ws.send(json.dumps({"name": "result", "request_id": rid, "msg": {"success": True}}))
+
+
+HAS_PICOWS = importlib.util.find_spec("picows") is not None
+
+
+@pytest.fixture(params=["websockets", "picows"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Both transports: the real server is only ever reached over TLS."""
+    if request.param == "picows" and not HAS_PICOWS:
+        pytest.skip("picows is not installed")
+    name: str = request.param
+    return name
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +69,18 @@ async def wrong_host_url(ca: trustme.CA) -> AsyncIterator[str]:
         yield url
 
 
-def _client(url: str, context: ssl.SSLContext | None = None) -> Client:
+def _client(url: str, context: ssl.SSLContext | None = None, transport: str = "websockets") -> Client:
     return Client(
-        ssid="0" * 32, ws_url=url, login_url="https://localhost:1/api/v2/login", ssl_context=context
+        ssid="0" * 32,
+        ws_url=url,
+        login_url="https://localhost:1/api/v2/login",
+        ssl_context=context,
+        transport=transport,
     )
 
 
-async def test_an_untrusted_certificate_is_refused_with_a_clear_error(tls_url: str) -> None:
-    client = _client(tls_url)
+async def test_an_untrusted_certificate_is_refused_with_a_clear_error(tls_url: str, transport: str) -> None:
+    client = _client(tls_url, transport=transport)
     with pytest.raises(TLSError) as refused:
         await client.connect()
     assert not isinstance(refused.value, ConnectionLost)  # code retrying on loss must not retry this
@@ -82,20 +99,24 @@ async def test_a_context_trusting_another_ca_is_refused(tls_url: str) -> None:
         await WebSocketTransport.open(tls_url, ssl_context=other)
 
 
-async def test_a_certificate_for_another_host_is_refused(ca: trustme.CA, wrong_host_url: str) -> None:
+async def test_a_certificate_for_another_host_is_refused(
+    ca: trustme.CA, wrong_host_url: str, transport: str
+) -> None:
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
-    client = _client(wrong_host_url, trusting)
+    client = _client(wrong_host_url, trusting, transport)
     with pytest.raises(TLSError) as refused:
         await client.connect()
     assert "hostname mismatch" in str(refused.value).lower()
     await client.close()
 
 
-async def test_the_connection_succeeds_when_the_context_trusts_the_ca(ca: trustme.CA, tls_url: str) -> None:
+async def test_the_connection_succeeds_when_the_context_trusts_the_ca(
+    ca: trustme.CA, tls_url: str, transport: str
+) -> None:
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
-    async with _client(tls_url, trusting) as client:
+    async with _client(tls_url, trusting, transport) as client:
         assert client.state is ConnectionState.CONNECTED
         assert client.server_time() == pytest.approx(1_770_899_100, abs=5)
 
