@@ -17,6 +17,7 @@ import logging
 import math
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from iqwire.bot import Context, RiskLimits, RunState, Strategy
 from iqwire.bot.backtest import BacktestBroker, run_backtest
 from iqwire.bot.indicators import RSI
-from iqwire.bot.option_terms import DEFAULT_VOLATILITY, estimate_volatility, expiry
+from iqwire.bot.option_terms import DEFAULT_VOLATILITY, estimate_volatility, expiry, open_terms
 from iqwire.bot.records import TradeRecord
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskGuard
@@ -140,7 +141,13 @@ def candle_series(draw: st.DrawFn) -> list[Candle]:
         close = draw(st.sampled_from([1.0, 1.1, 1.2, 1.25, 0.9]))
         kind = draw(st.sampled_from(["closed", "closed", "closed", "forming", "no-at"]))
         at = None if kind == "no-at" else (start + 1 if kind == "forming" else end) * 1_000_000_000
-        out.append(_candle(n + 1, start, size, close, active, at))
+        candle = _candle(n + 1, start, size, close, active, at)
+        # Now and then one without a size or an active: it moves the price book but no
+        # window (or neither), and the route the next candle may take inline must follow.
+        gap = draw(st.sampled_from([None, None, None, None, None, None, "size", "active"]))
+        if gap is not None:
+            candle = msgspec.structs.replace(candle, **{"size" if gap == "size" else "active_id": None})
+        out.append(candle)
     return out
 
 
@@ -192,6 +199,37 @@ def test_price_at_matches_bisect(ends: list[int], t: float) -> None:
     book_closes.extend(float(k) for k in range(len(ends)))
     index = bisect.bisect_right(ends, t) - 1
     assert broker.price_at(76, t) == (None if not ends or index < 0 else float(index))
+
+
+@given(
+    payout=st.integers(1, 100)
+    | st.floats(1, 100)
+    | st.sampled_from([88.0, 85.5, 87.125, 1.0, 100.0, 91.005, 80.015]),
+    product=st.sampled_from(["blitz", "turbo", "binary", "digital"]),
+)
+def test_trade_payout_is_the_terms_rounded(payout: float, product: str) -> None:
+    # place() skips round(payout, 2) for a whole float (it is its own rounding): the same
+    # value, type and sign as round() gives, for whole, fractional and int payouts.
+    broker = BacktestBroker({76: payout}, 1_000.0)
+    ends, closes = broker.book(76)
+    ends.extend(T0 + k for k in range(400))
+    closes.extend(1.0 + (k % 5) / 1_000 for k in range(400))
+    broker.time = float(ends[-1])
+    expiration = {"blitz": 30, "turbo": 60, "binary": 300, "digital": 60}[product]
+    terms = open_terms(
+        product,
+        "call",
+        10.0,
+        closes[-1],
+        broker.time,
+        expiration,
+        commission=100 - payout,
+        volatility=broker.volatility(76),
+    )
+    trade = asyncio.run(broker.place(76, "call", 10.0, expiration, product))
+    expected = round(terms.payout, 2)
+    assert trade.payout is not None
+    assert (repr(trade.payout), type(trade.payout)) == (repr(expected), type(expected))
 
 
 def _grid_reference(sizes: tuple[int, ...], count: int, deadtime: int, now: float) -> list[int]:
