@@ -126,17 +126,31 @@ class BacktestBroker:
         price = self.price_at(active_id, self.time)
         if price is None:
             raise MarketClosed(f"no price for active {active_id} yet")
-        terms = option_terms.open_terms(
-            product,
-            direction,
-            amount,
-            price,
-            self.time,
-            expiration,
-            commission=100 - self.payout(active_id),
-            volatility=self.volatility(active_id) if product == "digital" else 0.0,
-            strike=strike,
-        )
+        commission = 100 - self.payout(active_id)
+        if product == "blitz" and expiration in BLITZ_EXPIRATIONS:
+            # open_terms' own blitz terms (expiry floor(now) + expiration) without its two
+            # calls and keywords: 0.2 µs of every blitz trade.
+            terms = OptionTerms(
+                product,
+                direction,
+                amount,
+                price,
+                math.floor(self.time) + expiration,
+                100 - commission,
+                commission,
+            )
+        else:
+            terms = option_terms.open_terms(
+                product,
+                direction,
+                amount,
+                price,
+                self.time,
+                expiration,
+                commission=commission,
+                volatility=self.volatility(active_id) if product == "digital" else 0.0,
+                strike=strike,
+            )
         self._balance -= amount
         expires = terms.expires
         payout = terms.payout
@@ -295,9 +309,10 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
         if active_id == route_active and candle.size == route_size:
             # The route's active is the price book's (see where the route is set): no lookup.
             inline = True
+            close = candle.close
             if end > last_end:
                 ends.append(end)
-                closes.append(candle.close)
+                closes.append(close)
                 last_end = end
         else:
             inline = False
@@ -318,7 +333,6 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
         state.server_time = now
         if inline:
             # runner.take's own path for the (active, size) of the previous candle.
-            close = candle.close
             prices_append(close)
             start = candle.start
             at = candle.at

@@ -30,6 +30,7 @@ from iqwire.bot.records import TradeRecord
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskGuard
 from iqwire.bot.runner import BotRunner
+from iqwire.errors import InvalidOrder
 from iqwire.models import Candle
 
 T0 = 1_770_899_100
@@ -205,31 +206,45 @@ def test_price_at_matches_bisect(ends: list[int], t: float) -> None:
     payout=st.integers(1, 100)
     | st.floats(1, 100)
     | st.sampled_from([88.0, 85.5, 87.125, 1.0, 100.0, 91.005, 80.015]),
-    product=st.sampled_from(["blitz", "turbo", "binary", "digital"]),
+    order=st.sampled_from([*(("blitz", e) for e in (5, 10, 30, 60, 300)), ("turbo", 60), ("binary", 300)])
+    | st.just(("digital", 60)),
+    now=st.floats(T0, T0 + 86_400),
 )
-def test_trade_payout_is_the_terms_rounded(payout: float, product: str) -> None:
-    # place() skips round(payout, 2) for a whole float (it is its own rounding): the same
-    # value, type and sign as round() gives, for whole, fractional and int payouts.
+def test_trade_terms_are_open_terms(payout: float, order: tuple[str, int], now: float) -> None:
+    # place() builds a blitz option's terms itself (open_terms' rule, without its calls) and
+    # skips round(payout, 2) for a whole float (its own rounding): the same terms, and the
+    # same payout value, type and sign as round() gives, for whole, fractional and int payouts.
+    product, expiration = order
     broker = BacktestBroker({76: payout}, 1_000.0)
     ends, closes = broker.book(76)
-    ends.extend(T0 + k for k in range(400))
+    ends.extend(T0 - 400 + k for k in range(400))
     closes.extend(1.0 + (k % 5) / 1_000 for k in range(400))
-    broker.time = float(ends[-1])
-    expiration = {"blitz": 30, "turbo": 60, "binary": 300, "digital": 60}[product]
+    broker.time = now
     terms = open_terms(
         product,
         "call",
         10.0,
         closes[-1],
-        broker.time,
+        now,
         expiration,
         commission=100 - payout,
         volatility=broker.volatility(76),
     )
     trade = asyncio.run(broker.place(76, "call", 10.0, expiration, product))
+    assert broker._open[-1].terms == terms and trade.expires_at == terms.expires
     expected = round(terms.payout, 2)
     assert trade.payout is not None
     assert (repr(trade.payout), type(trade.payout)) == (repr(expected), type(expected))
+
+
+def test_blitz_outside_the_platform_grid_is_refused_as_before() -> None:
+    # A broker offering an expiration the platform does not still refuses it (open_terms does).
+    broker = BacktestBroker({76: 88.0}, 1_000.0, expirations=(45,))
+    broker.book(76)[0].append(T0)
+    broker.book(76)[1].append(1.0)
+    broker.time = float(T0)
+    with pytest.raises(InvalidOrder, match="not offered"):
+        asyncio.run(broker.place(76, "call", 10.0, 45))
 
 
 def _grid_reference(sizes: tuple[int, ...], count: int, deadtime: int, now: float) -> list[int]:
