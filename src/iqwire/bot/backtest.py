@@ -126,31 +126,17 @@ class BacktestBroker:
         price = self.price_at(active_id, self.time)
         if price is None:
             raise MarketClosed(f"no price for active {active_id} yet")
-        commission = 100 - self.payout(active_id)
-        if product == "blitz" and expiration in BLITZ_EXPIRATIONS:
-            # open_terms' own blitz terms (expiry floor(now) + expiration) without its two
-            # calls and keywords: 0.2 µs of every blitz trade.
-            terms = OptionTerms(
-                product,
-                direction,
-                amount,
-                price,
-                math.floor(self.time) + expiration,
-                100 - commission,
-                commission,
-            )
-        else:
-            terms = option_terms.open_terms(
-                product,
-                direction,
-                amount,
-                price,
-                self.time,
-                expiration,
-                commission=commission,
-                volatility=self.volatility(active_id) if product == "digital" else 0.0,
-                strike=strike,
-            )
+        terms = option_terms.open_terms(
+            product,
+            direction,
+            amount,
+            price,
+            self.time,
+            expiration,
+            commission=100 - self.payout(active_id),
+            volatility=self.volatility(active_id) if product == "digital" else 0.0,
+            strike=strike,
+        )
         self._balance -= amount
         expires = terms.expires
         payout = terms.payout

@@ -211,9 +211,9 @@ def test_price_at_matches_bisect(ends: list[int], t: float) -> None:
     now=st.floats(T0, T0 + 86_400),
 )
 def test_trade_terms_are_open_terms(payout: float, order: tuple[str, int], now: float) -> None:
-    # place() builds a blitz option's terms itself (open_terms' rule, without its calls) and
-    # skips round(payout, 2) for a whole float (its own rounding): the same terms, and the
-    # same payout value, type and sign as round() gives, for whole, fractional and int payouts.
+    # place() skips round(payout, 2) for a whole float (its own rounding): the terms are
+    # open_terms', and the payout has the value, type and sign round() gives, for whole,
+    # fractional and int payouts.
     product, expiration = order
     broker = BacktestBroker({76: payout}, 1_000.0)
     ends, closes = broker.book(76)
