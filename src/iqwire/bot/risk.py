@@ -102,8 +102,7 @@ class RiskGuard:
 
     def _reason(self, amount: float, payout: float, now: float) -> str | None:
         limits = self.limits
-        if now // 86_400 != self._day:  # (_roll_day's test first: the day rolls once a day, not per trade)
-            self._roll_day(now)
+        self._roll_day(now)
         if limits.max_stake is not None and amount > limits.max_stake:
             return f"max_stake: {amount:g} is above the limit {limits.max_stake:g}"
         if limits.min_payout is not None and payout < limits.min_payout:
@@ -170,8 +169,7 @@ class RiskGuard:
 
     def realised(self, outcome: Outcome, pnl: float, now: float) -> None:
         """A trade outside the option slots (a margin position) closed: the day's P&L and the streak only."""
-        if now // 86_400 != self._day:  # (as in _reason: no call on the trades of the same day)
-            self._roll_day(now)
+        self._roll_day(now)
         self._day_pnl += pnl
         if outcome is Outcome.LOSS:
             self._losing_streak += 1
