@@ -22,7 +22,8 @@ and CPython 3.11's ``sqlite3`` releases and re-takes the GIL around every one (a
   general way (every column, every row, through the cursor), so the result never
   depends on the guess.
 * It hands the values over in bulk: every value left fits a float64 exactly (the
-  prices, and integers proved by the same test to lie within ±2**53), so SQLite
+  prices, and integers proved within ±2**53: by the same test, or for one series
+  read in spans of its starts by the spans' bounds), so SQLite
   calls ``struct.pack`` once a row (a function registered on the connection: one
   GIL round trip a row, not one a value) and its ``group_concat`` joins a block's
   packed rows into one ``bytes`` (SQLite copies a BLOB's bytes as they are), which
@@ -85,8 +86,6 @@ _PACK = "iqwire_pack_float64"
 _EXACT = 2**53
 #: ``at = end * 10**9`` is derived only for ends whose product fits an int64 (to the year 2262).
 _MAX_END_FOR_AT = (2**63 - 1) // 1_000_000_000
-#: ``id * size`` must fit an int64 in SQLite's test (sizes are at most a day: 86,400 < 2**17).
-_MAX_ID, _MAX_SIZE_FOR_ID = 2**40, 2**22
 
 
 def numpy_columns(
@@ -211,27 +210,39 @@ def _plan(
     plan = _Plan(taken=[])
     first_start, last_start = rows[0]["start"], rows[1]["start"]
     one_series = "active_id" not in read and "size" not in read and size is not None and size > 0
-    if one_series and -_EXACT <= first_start <= last_start <= _EXACT:  # read in spans of its starts
+    # Read in spans of its starts: every row read then has first_start <= "from" <= last_start
+    # (the spans' bounds say so), which proves per row what a test would otherwise prove.
+    spans = one_series and -_EXACT <= first_start <= last_start <= _EXACT
+    if spans:
         plan.size, plan.first_start, plan.last_start = size, first_start, last_start
     # The tests' parameters go in the order of the tests, all before the WHERE clause's.
     if all(row["end"] == row["start"] + row["size"] for row in rows):
         plan.end_from_start = True
         plan.tests.append('"to" = "from" + size' if size is None else '"to" = "from" + ?')
         plan.test_params += [] if size is None else [size]
-    to_fits = f'"to" BETWEEN 0 AND {_MAX_END_FOR_AT}'  # end * 10**9 fits an int64
+    # end * 10**9 must fit an int64. With "to" = "from" + size proved per row and "from"
+    # within the spans' bounds, the bounds' ends fitting is enough.
+    ends_fit = (
+        spans and plan.end_from_start and 0 <= first_start + size <= last_start + size <= _MAX_END_FOR_AT
+    )
+    to_fits = "" if ends_fit else f' AND "to" BETWEEN 0 AND {_MAX_END_FOR_AT}'
     if all(row["at"] is not None and row["at"] == row["end"] * 1_000_000_000 for row in rows):
         plan.at_from_end = True
-        plan.tests.append(f'at = "to" * 1000000000 AND {to_fits}')
+        plan.tests.append(f'at = "to" * 1000000000{to_fits}')
     elif rows[0]["at"] == rows[1]["at"]:
         plan.constants["at"] = rows[0]["at"]
     else:  # a forming candle's at lies within it: its distance to the end is exact in a float64
         plan.at_offset = True
-        plan.tests.append(f"(at IS NULL OR {_AT_OFFSET} BETWEEN -{_EXACT} AND {_EXACT}) AND {to_fits}")
-    if "size" not in read and size is not None and 0 < size <= _MAX_SIZE_FOR_ID and "active_id" not in read:
+        plan.tests.append(f"(at IS NULL OR {_AT_OFFSET} BETWEEN -{_EXACT} AND {_EXACT}){to_fits}")
+    if one_series:
         offset = rows[0]["id"] * size - rows[0]["start"]
         if rows[1]["id"] * size - rows[1]["start"] == offset and abs(offset) < _EXACT:
             plan.id_offset = offset
-            plan.tests.append(f'id BETWEEN -{_MAX_ID} AND {_MAX_ID} AND id * ? = "from" + ?')
+            # Exact without a range test on id: "from" is within +-2**53 in every row that
+            # passes (the spans' bounds, or its own test below), so "from" + offset is an
+            # exact integer, and an id * size that overflows an int64 becomes, in SQLite, a
+            # REAL of magnitude >= 2**63, which cannot equal it.
+            plan.tests.append('id * ? = "from" + ?')
             plan.test_params += [size, offset]
     for name in _FLOATS:
         if rows[0][name] == rows[1][name] or rows[0][name] is rows[1][name] is None:
@@ -240,7 +251,7 @@ def _plan(
     plan.taken = [name for name in read if not derived.get(name) and name not in plan.constants]
     plan.taken += ["at_offset"] if plan.at_offset else []
     for name in plan.taken:
-        if name in INT_COLUMNS:  # handed over as a float64: it must be exact in one
+        if name in INT_COLUMNS and not (spans and name == "start"):  # handed over as a float64: exact in one
             plan.tests.append(f"{_SQL[name]} BETWEEN -{_EXACT} AND {_EXACT}")
     for name, value in plan.constants.items():
         plan.tests.append(f"{_SQL_PLAIN[name]} IS ?")
@@ -309,7 +320,9 @@ def _blocks_by_start(
     )
     seek_sql = f'SELECT "from" FROM candles{clause} AND "from" >= ? ORDER BY "from" LIMIT 1'
     while start <= last_start:
-        packed, count = db.execute(block_sql, [*plan.test_params, *params, start, start + span]).fetchone()
+        # Never past last_start, even if rows were added since the plan (the plan's tests rely on it).
+        stop = min(start + span, last_start + 1)
+        packed, count = db.execute(block_sql, [*plan.test_params, *params, start, stop]).fetchone()
         if count:
             yield packed, count
             start += span

@@ -250,6 +250,60 @@ def test_integers_beyond_a_float64_make_the_read_fall_back(general_reads: list[i
     assert general_reads == [1]
 
 
+def test_an_id_whose_product_with_the_size_wraps_around_makes_the_read_fall_back(
+    general_reads: list[int],
+) -> None:
+    # id * 60 overflows an int64 and wraps to exactly "from" + offset modulo 2**64: only
+    # SQLite's switch to a REAL on overflow (no range test on id is made) rejects the row.
+    slot = 3000
+    offset = 1000 * 60 - T0  # the series' id * size - start
+    wrapped = (T0 + 60 * slot + offset + 15 * 2**64) // 60  # 15 * 2**64 is a multiple of 60
+    assert wrapped * 60 == T0 + 60 * slot + offset + 15 * 2**64 and wrapped < 2**63
+    rows = [candle_row(s, id=wrapped if s == slot else 1000 + s) for s in range(N)]
+    db = fresh(rows)
+    got = numpy_columns(db, 76, 60, None, None)
+    assert_same(got, reference(db, 76, 60, None, None))
+    assert got["id"][slot] == wrapped
+    assert general_reads == [1]
+
+
+def test_ends_past_the_last_nanosecond_year_make_the_read_fall_back(general_reads: list[int]) -> None:
+    # Ends past 2262 (end * 10**9 beyond an int64) with at inside the candle: a row whose end
+    # is past it but whose at is the largest int64 sits 145,224,193 ns before end * 10**9,
+    # an offset a float64 holds, but end * 10**9 cannot be rebuilt. The range test on "to"
+    # stays in the plan whenever the range's own ends do not prove it.
+    last_end = (2**63 - 1) // 1_000_000_000
+    base = (last_end - 60 * 10) // 60 * 60
+
+    def at(slot: int) -> int | None:
+        end = base + 60 * slot + 60
+        if end <= last_end:
+            return end * 1_000_000_000 - 7
+        return 2**63 - 1 if slot == 15 else None
+
+    rows = [
+        candle_row(0, start=base + 60 * slot, end=base + 60 * slot + 60, at=at(slot), id=slot)
+        for slot in range(20)
+    ]
+    db = fresh(rows)
+    assert_same(numpy_columns(db, 76, 60, None, None), reference(db, 76, 60, None, None))
+    assert general_reads == [1]
+
+
+def test_spans_never_read_past_the_plans_last_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The plan proves "from" within its first and last starts by the spans' bounds alone, so a
+    # row past the last start (say, written since the plan) must not be read by the spans.
+    db = fresh([candle_row(slot) for slot in range(N)])
+    plan = columns_module._plan(db, *where(76, 60, None, None), ["id", "start", "end", *COLUMNS[5:]], 60)
+    assert plan is not None and plan.size == 60
+    plan.last_start = T0 + 60 * 2_499
+    clause, params = where(76, 60, None, None)
+    blocks = columns_module._read_floats(db, clause, params, plan)
+    assert blocks is not None
+    starts = blocks["start"].join()
+    assert starts.tolist() == [T0 + 60 * slot for slot in range(2_500)]
+
+
 def test_an_empty_range_reads_empty_columns(general_reads: list[int]) -> None:
     db = fresh([candle_row(slot) for slot in range(10)])
     assert_same(numpy_columns(db, 76, 60, T0 - 600, T0), reference(db, 76, 60, T0 - 600, T0))
