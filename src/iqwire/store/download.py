@@ -15,22 +15,13 @@ Theory of operation.
    has ``id = (t - first.start) // size + first.id``. The first reply whose ids do
    not follow that rule switches the rest of the download to time ranges
    (``from``/``to``), re-fetching that page.
-4. **Gaps.** Every absent slot of the range is classified, first rule that can tell:
-
-   a. ``is_open`` (a predicate on unix seconds), if given: the slot is *expected*
-      when the active is open at some second of it (sampled every
-      ``min(size, 60)`` seconds); an expected absent slot is **missing**, any
-      other a **market** gap.
-   b. the active's ``schedule`` from ``get-initialization-data`` (blitz, turbo,
-      then binary), for slots inside the span it covers (on the simulator
-      ``now - 1 day … now + 7 days``): a slot outside every open interval is a
-      market gap. A trailing run that reaches the end of the range while the
-      active ``is_suspended`` is a market gap too.
-   c. the ids around the run: when the candles just before and just after it have
-      consecutive ids, the server numbered no candle in between, so none was
-      expected: a market gap. Otherwise the run is **missing** (the simulator's
-      ids jump with time across closures, so there rule c cannot tell; pass
-      ``is_open`` for old history).
+4. **Gaps.** Every absent slot of the range is classified as a **market** gap or
+   **missing** data by the rules of :mod:`iqwire.store.gaps`, strongest first:
+   ``is_open`` if given; the active's ``schedule`` from ``get-initialization-data``
+   (blitz, turbo, then binary; on the simulator it spans ``now - 1 day … now + 7
+   days``) and its ``is_suspended``; the ids of the stored candles around the run
+   (the simulator's ids jump with time across closures, so there that rule cannot
+   tell: pass ``is_open`` for old history).
 
    Missing runs are fetched once more by time range; what is still absent is
    reported, and left out of the coverage so the next download tries it again.
@@ -57,7 +48,8 @@ from typing import Any, Protocol
 
 from iqwire.errors import IqwireError
 from iqwire.models import Candle, FirstCandles
-from iqwire.store.candles import CandleStore, Gap, StoredActive, merge_intervals, subtract_intervals
+from iqwire.store.candles import CandleStore, Gap, StoredActive, subtract_intervals
+from iqwire.store.gaps import Schedule, classify_gaps
 
 __all__ = ["PAGE_SLOTS", "CandleSource", "DownloadReport", "Schedule", "classify_gaps", "download"]
 
@@ -88,32 +80,6 @@ class CandleSource(Protocol):
     async def get_first_candles(self, active_id: int) -> FirstCandles: ...
 
     def server_time(self) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Open intervals ``[open, close)`` known for the span ``[span_start, span_end)``."""
-
-    intervals: tuple[tuple[int, int], ...]
-    span_start: int
-    span_end: int
-    suspended: bool = False
-
-    @classmethod
-    def from_wire(cls, schedule: Sequence[Sequence[int]], *, suspended: bool = False) -> Schedule | None:
-        """From an initialization-data ``schedule`` (``[[open, close], …]``); ``None`` if empty."""
-        intervals = merge_intervals((int(pair[0]), int(pair[1])) for pair in schedule if len(pair) >= 2)
-        if not intervals:
-            return None
-        return cls(tuple(intervals), intervals[0][0], intervals[-1][1], suspended)
-
-    def covers(self, start: int, end: int) -> bool:
-        """Whether the schedule knows about all of ``[start, end)``."""
-        return self.span_start <= start and end <= self.span_end
-
-    def open_during(self, start: int, end: int) -> bool:
-        """Whether any open interval overlaps ``[start, end)``."""
-        return any(a < end and b > start for a, b in self.intervals)
 
 
 @dataclass(frozen=True)
@@ -159,74 +125,6 @@ class DownloadReport:
     def candles_per_second(self) -> float:
         """Candles fetched per second of wall time."""
         return self.fetched / self.elapsed if self.elapsed > 0 else 0.0
-
-
-# -- gap classification (pure) -----------------------------------------------------------
-
-
-def _slot_open(is_open: Callable[[int], bool], start: int, size: int) -> bool:
-    step = min(size, 60)
-    return any(is_open(t) for t in range(start, start + size, step))
-
-
-def _runs(labels: list[tuple[int, str]], size: int) -> list[tuple[int, int, str]]:
-    out: list[tuple[int, int, str]] = []
-    for start, label in labels:
-        if out and out[-1][2] == label and out[-1][1] == start:
-            out[-1] = (out[-1][0], start + size, label)
-        else:
-            out.append((start, start + size, label))
-    return out
-
-
-def classify_gaps(
-    runs: Sequence[tuple[int, int]],
-    size: int,
-    *,
-    is_open: Callable[[int], bool] | None = None,
-    schedule: Schedule | None = None,
-    range_end: int | None = None,
-    neighbour_ids: Callable[[int, int], tuple[int | None, int | None]] | None = None,
-) -> tuple[list[Gap], str]:
-    """Classify runs of absent slots as market gaps or missing data (see the module's rules).
-
-    ``neighbour_ids(start, end)`` returns the ids of the stored candles just before
-    ``start`` and at ``end`` (``None`` where there is none). Returns the gaps and
-    the name of the strongest rule used (``"is_open"``, ``"schedule"``, ``"ids"``; ``"none"``
-    without runs).
-    """
-    gaps: list[Gap] = []
-    used = "ids" if runs else "none"
-    for run_start, run_end in runs:
-        if is_open is not None:
-            used = "is_open"
-            labels = [
-                (t, "missing" if _slot_open(is_open, t, size) else "market")
-                for t in range(run_start, run_end, size)
-            ]
-            gaps += [Gap(a, b, size, kind) for a, b, kind in _runs(labels, size)]  # type: ignore[arg-type]
-            continue
-        labels = []
-        for t in range(run_start, run_end, size):
-            label = "unknown"
-            if schedule is not None and schedule.covers(t, t + size):
-                label = "missing" if schedule.open_during(t, t + size) else "market"
-            labels.append((t, label))
-        if schedule is not None and any(label != "unknown" for _, label in labels):
-            used = "schedule" if used == "ids" else used
-        if all(label == "unknown" for _, label in labels):
-            kind = "missing"
-            if schedule is not None and schedule.suspended and range_end is not None and run_end >= range_end:
-                kind = "market"
-            elif neighbour_ids is not None:
-                before, after = neighbour_ids(run_start, run_end)
-                if before is not None and after is not None and after == before + 1:
-                    kind = "market"
-            gaps.append(Gap(run_start, run_end, size, kind))  # type: ignore[arg-type]
-            continue
-        labels = [(t, "missing" if label == "unknown" else label) for t, label in labels]
-        gaps += [Gap(a, b, size, kind) for a, b, kind in _runs(labels, size)]  # type: ignore[arg-type]
-    return gaps, used
 
 
 async def _init_active(client: Any, active_id: int) -> Any:
