@@ -117,6 +117,18 @@ class BacktestBroker:
         product: str = "blitz",
         strike: str | float = "spot",
     ) -> OpenTrade:
+        return self.place_nowait(active_id, direction, amount, expiration, product, strike)
+
+    def place_nowait(
+        self,
+        active_id: int,
+        direction: str,
+        amount: float,
+        expiration: int,
+        product: str = "blitz",
+        strike: str | float = "spot",
+    ) -> OpenTrade:
+        """:meth:`place` without a coroutine: the ledger answers at once (the runner calls this one)."""
         if product == "blitz" and expiration not in self.expirations:
             raise InvalidOrder(f"expiration {expiration}s is not offered (offered: {self.expirations})")
         if direction not in ("call", "put"):
@@ -284,41 +296,38 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
     ends: list[int] = []
     closes: list[float] = []
     last_end: float = -math.inf  # ends[-1] (only this loop appends to the book while it runs)
+
+    async def settle(now: float) -> float:
+        """Close every trade due at ``now``; the broker's next expiry after them."""
+        for record in broker.due(now):
+            pending = closed_nowait(record)
+            if pending is not None:
+                await pending
+        return broker.next_expiry
+
+    # broker.next_expiry, read again after anything that may have placed or settled a
+    # trade: the broker's ``place`` and ``sell`` are coroutines, so they run only inside
+    # one of this loop's ``await``s, and ``due`` is called by ``settle`` (one attribute
+    # read per candle less; the value is never stale when it is tested).
+    next_expiry = broker.next_expiry
     for candle in candles:
         end = candle.end
         # float(end), exactly: an int's true division by 1 is correctly rounded, as float() is
         # (and a float end stays itself). Half the cost of float(end) or end + 0.0 (no
         # int + float dispatch, no call).
         now = broker.time = end / 1
-        active_id = candle.active_id
-        # One price per instant, the finest size's (the merge puts it first).
-        if active_id == route_active and candle.size == route_size:
-            # The route's active is the price book's (see where the route is set): no lookup.
-            inline = True
+        if candle.active_id == route_active and candle.size == route_size:
+            # runner.take's own path for the (active, size) of the previous candle. One price
+            # per instant, the finest size's (the merge puts it first); the route's active is
+            # the price book's (see where the route is set): no lookup.
             close = candle.close
             if end > last_end:
                 ends.append(end)
                 closes.append(close)
                 last_end = end
-        else:
-            inline = False
-            if active_id is not None:
-                if active_id != book_active:
-                    ends, closes = broker.book(active_id)
-                    book_active = active_id
-                    last_end = ends[-1] if ends else -math.inf
-                if end > last_end:
-                    ends.append(end)
-                    closes.append(candle.close)
-                    last_end = end
-        if now >= broker.next_expiry:
-            for record in broker.due(now):
-                pending = closed_nowait(record)
-                if pending is not None:
-                    await pending
-        state.server_time = now
-        if inline:
-            # runner.take's own path for the (active, size) of the previous candle.
+            if now >= next_expiry:
+                next_expiry = await settle(now)
+            state.server_time = now
             prices_append(close)
             start = candle.start
             at = candle.at
@@ -338,9 +347,23 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
                 pending = on_candle(ctx, candle)
                 if pending is not None:
                     await pending
+                    next_expiry = broker.next_expiry
                 continue
             closed = window.last if window_update(candle) else None
         else:
+            active_id = candle.active_id
+            if active_id is not None:
+                if active_id != book_active:
+                    ends, closes = broker.book(active_id)
+                    book_active = active_id
+                    last_end = ends[-1] if ends else -math.inf
+                if end > last_end:
+                    ends.append(end)
+                    closes.append(candle.close)
+                    last_end = end
+            if now >= next_expiry:
+                next_expiry = await settle(now)
+            state.server_time = now
             closed = take(candle)
             route = runner.route
             # The route the next candle may take inline: a window fed only its own active's
@@ -356,10 +379,12 @@ async def _replay(runner: BotRunner, broker: BacktestBroker, candles: Iterable[C
             pending = on_candle(ctx, closed)
             if pending is not None:
                 await pending
+                next_expiry = broker.next_expiry
         if ticks and runner.forming(candle):
             tick = strategy.on_tick(ctx, candle)
             if tick is not None:
                 await tick
+                next_expiry = broker.next_expiry
 
 
 async def run_backtest(

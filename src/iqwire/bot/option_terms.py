@@ -160,7 +160,30 @@ def settle(terms: OptionTerms, close: float) -> tuple[Outcome, float]:
         return Outcome.LOSS, -terms.amount
     if terms.ask is not None:
         return Outcome.WIN, round(100 * terms.amount / terms.ask - terms.amount, 2)
-    return Outcome.WIN, round(terms.amount * terms.payout / 100, 2)
+    return Outcome.WIN, _cents(terms.amount * terms.payout / 100)
+
+
+#: ``[(x, round(x, 2))]``: the last float :func:`_cents` rounded (one pair, replaced whole).
+_last_cents: list[tuple[float, float]] = [(math.nan, math.nan)]
+
+
+def _cents(x: float) -> float:
+    """``round(x, 2)``, remembering the last answer.
+
+    A run's wins mostly pay the same stake times the same payout, and ``round``
+    converts through decimal digits (~0.3 µs warm, ~1 µs amid a backtest's replay)
+    where a repeated answer costs a comparison. Exactly ``round(x, 2)``: only a
+    ``float`` (not a subclass) is remembered, and only an equal non-zero one reuses
+    the answer (``0.0 == -0.0``, and ``round`` keeps the sign).
+    """
+    if type(x) is not float:
+        return round(x, 2)
+    last_x, rounded = _last_cents[0]  # (another thread may replace the pair, never half of it)
+    if x == last_x and x:
+        return rounded
+    rounded = round(x, 2)
+    _last_cents[0] = (x, rounded)
+    return rounded
 
 
 def sale_value(terms: OptionTerms, spot: float, now: float, volatility: float) -> float:

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from iqwire.bot.context import Broker, Context, MarginTrading
+from iqwire.bot.context import Broker, Context, ImmediateBroker, MarginTrading
 from iqwire.bot.indicators import CandleWindow
 from iqwire.bot.journal import Answer, Intent, Journal, TradeStatus
 from iqwire.bot.records import OpenTrade, RunState, TradeRecord
@@ -87,6 +87,8 @@ class BotRunner:
         # Quiet (a backtest): the run's lines reach only the log, so each is formatted
         # only while the log shows INFO, not on every trade of the replay.
         self._quiet = quiet
+        # A broker that answers at once (the backtest's) is asked without a coroutine.
+        self._place_nowait = broker.place_nowait if isinstance(broker, ImmediateBroker) else None
 
     def resolve(self, active: str | int) -> int:
         """An active's id (see :meth:`Context.resolve`)."""
@@ -297,8 +299,12 @@ class BotRunner:
             details = {"strike": strike} if product == "digital" else None
             intent = Intent(product, active_id, direction, amount, expiration, link.balance_id, now, details)
             intent_id = link.journal.record_intent(link.run_id, intent, guarded=True)
+        place_nowait = self._place_nowait
         try:
-            trade = await broker.place(active_id, direction, amount, expiration, product, strike)
+            if place_nowait is not None:
+                trade = place_nowait(active_id, direction, amount, expiration, product, strike)
+            else:
+                trade = await broker.place(active_id, direction, amount, expiration, product, strike)
         except IqwireError as exc:
             self._not_placed(exc, intent_id)
             return None

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,13 +26,20 @@ from hypothesis import strategies as st
 from iqwire.bot import Context, RiskLimits, RunState, Strategy
 from iqwire.bot.backtest import BacktestBroker, run_backtest
 from iqwire.bot.indicators import RSI
-from iqwire.bot.option_terms import DEFAULT_VOLATILITY, estimate_volatility, expiry, open_terms
+from iqwire.bot.option_terms import (
+    DEFAULT_VOLATILITY,
+    _cents,
+    estimate_volatility,
+    expiry,
+    open_terms,
+    settle,
+)
 from iqwire.bot.records import TradeRecord
 from iqwire.bot.report import Report
 from iqwire.bot.risk import RiskGuard
 from iqwire.bot.runner import BotRunner
-from iqwire.errors import InvalidOrder
-from iqwire.models import Candle
+from iqwire.errors import InsufficientBalance, InvalidOrder, MarketClosed
+from iqwire.models import Candle, Outcome
 
 T0 = 1_770_899_100
 NS = 1_000_000_000
@@ -91,13 +99,19 @@ class Recorder(Strategy):
 
     async def on_trade_closed(self, ctx: Context, result: TradeRecord) -> None:
         self.seen.append(("closed", result.id, ctx.now))
+        if result.id % 4 == 0:  # a trade placed while the replay settles others
+            trade = await ctx.buy("put", 1.0, 5, result.active_id)
+            self.seen.append(("bought on close", None if trade is None else trade.expires_at))
 
 
 class TickRecorder(Recorder):
-    """The same, with ``on_tick`` (forming candles reach it)."""
+    """The same, with ``on_tick`` (forming candles reach it; every fifth buys)."""
 
     async def on_tick(self, ctx: Context, candle: Candle) -> None:
         self.seen.append(("tick", candle.id, ctx.now))
+        if candle.id % 5 == 0:
+            trade = await ctx.buy("call", 1.0, 5)
+            self.seen.append(("bought on tick", None if trade is None else trade.expires_at))
 
 
 async def _slow_backtest(strategy: Strategy, series: list[Candle]) -> tuple[RunState, float, int]:
@@ -180,6 +194,35 @@ def test_replay_of_merged_series_matches_the_per_candle_path() -> None:
     state, balance, _ = asyncio.run(_slow_backtest(slow, merged))
     assert fast.seen == slow.seen and len(fast.seen) > 300
     assert result.state.closed == state.closed and result.final_balance == balance
+
+
+class Chain(Strategy):
+    """One trade on the first candle, then each next one placed when the last closes."""
+
+    actives = [76]
+    sizes = [5]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed: list[tuple[int, float]] = []
+
+    def on_candle(self, ctx: Context, candle: Candle) -> Any:
+        return ctx.buy("call", 1.0, 10) if candle.id == 1 else None
+
+    async def on_trade_closed(self, ctx: Context, result: TradeRecord) -> None:
+        self.closed.append((result.id, ctx.now))
+        await ctx.buy("put" if result.id % 2 else "call", 1.0, 5, 76)
+
+
+def test_a_trade_placed_while_settling_settles_on_time() -> None:
+    # The replay keeps the broker's next expiry at hand: a trade placed by on_trade_closed
+    # (inside the replay's settling) must still settle at its own expiry.
+    series = [_candle(i + 1, T0 + 5 * i, 5, 1.0 + (i % 3) / 100, at=(T0 + 5 * i + 5) * NS) for i in range(60)]
+    fast, slow = Chain(), Chain()
+    result = asyncio.run(run_backtest(fast, [series], payouts=PAYOUTS, limits=NO_LIMITS, resolve=_resolve))
+    state, _, unsettled = asyncio.run(_slow_backtest(slow, series))
+    assert fast.closed == slow.closed and len(fast.closed) > 20
+    assert result.state.closed == state.closed and result.unsettled == unsettled
 
 
 @given(end=st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False))
@@ -467,3 +510,115 @@ async def test_closed_nowait_records_first_and_leaves_the_strategy(listens: bool
         assert pending is None
     assert runner.closed_nowait(record) is None  # a second close of the same trade counts nothing
     assert runner.state.closed == [record]
+
+
+# -- a win's P&L: round(x, 2), the last answer remembered ----------------------------------------
+
+
+_any_float = st.floats(allow_nan=True, allow_infinity=True)
+_stake_times_payout = st.floats(0.01, 10_000).flatmap(lambda a: st.sampled_from([a, a * 0.88, -a, 0.0, -0.0]))
+
+
+@given(xs=st.lists(_stake_times_payout | _any_float | st.integers(-(10**6), 10**6), max_size=30))
+def test_cents_is_round_to_two_places(xs: list[float]) -> None:
+    for x in [*xs, *xs]:  # each one twice in a row: the second is answered from memory
+        # numpy's float64 rounds to a float64: never answered from (nor kept in) the memory.
+        for value in (x, np.float64(x)) if isinstance(x, float) else (x,):
+            got, want = _cents(value), round(value, 2)
+            assert type(got) is type(want)
+            if want != want:  # nan
+                assert got != got
+            else:
+                assert got == want and math.copysign(1, got) == math.copysign(1, want)
+
+
+def test_a_win_pays_the_rounded_stake_times_payout() -> None:
+    terms = open_terms("blitz", "call", 10.0, 1.0, T0, 30, commission=12.0, volatility=0.0)
+    for _ in range(3):
+        assert settle(terms, 1.1) == (Outcome.WIN, 8.8)
+    odd = open_terms("turbo", "put", 3.33, 1.0, T0, 60, commission=12.7, volatility=0.0)
+    assert settle(odd, 0.9) == (Outcome.WIN, round(3.33 * 87.3 / 100, 2))
+    assert settle(terms, 1.1) == (Outcome.WIN, 8.8)
+
+
+# -- the runner places through the ledger's place_nowait: the same answers as place ------------
+
+
+@given(
+    orders=st.lists(
+        st.tuples(st.sampled_from(ORDERS), st.sampled_from(["call", "put", "up"]), st.floats(0.5, 6_000)),
+        max_size=8,
+    ),
+    priced=st.booleans(),
+)
+def test_place_nowait_answers_as_place(
+    orders: list[tuple[tuple[str, int], str, float]], priced: bool
+) -> None:
+    def ledger() -> BacktestBroker:
+        broker = BacktestBroker(PAYOUTS, 10_000.0)
+        broker.time = T0 + 0.25
+        if priced:
+            broker.observe(_candle(1, T0 - 5, 5, 1.1))
+        return broker
+
+    def outcome(call: Any) -> Any:
+        try:
+            trade = call()
+        except (InvalidOrder, InsufficientBalance, MarketClosed) as exc:
+            return type(exc), str(exc)
+        return trade
+
+    awaited, direct = ledger(), ledger()
+    for (product, expiration), direction, amount in orders:
+        args = (76, direction, amount, expiration, product)
+        a = outcome(lambda args=args: asyncio.run(awaited.place(*args)))
+        b = outcome(lambda args=args: direct.place_nowait(*args))
+        assert a == b
+    assert (awaited.balance(), awaited.next_expiry, awaited.unsettled) == (
+        direct.balance(),
+        direct.next_expiry,
+        direct.unsettled,
+    )
+    assert awaited.due(math.inf) == direct.due(math.inf)
+
+
+class _NoAwait(BacktestBroker):
+    async def place(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the runner awaited place() on a broker that answers at once")
+
+
+class _AwaitOnly:
+    """A broker without ``place_nowait``: the runner awaits its ``place``."""
+
+    def __init__(self) -> None:
+        self.ledger = BacktestBroker(PAYOUTS, 100.0)
+        self.awaited = 0
+
+    def now(self) -> float:
+        return self.ledger.now()
+
+    def payout(self, active_id: int, product: str = "blitz") -> float:
+        return self.ledger.payout(active_id, product)
+
+    def balance(self) -> float | None:
+        return self.ledger.balance()
+
+    async def place(self, *args: Any) -> Any:
+        self.awaited += 1
+        return self.ledger.place_nowait(*args)
+
+    async def sell(self, trade: Any) -> Any:
+        return await self.ledger.sell(trade)
+
+
+async def test_the_runner_places_without_a_coroutine_only_where_the_broker_answers_at_once() -> None:
+    for broker in (_NoAwait(PAYOUTS, 100.0), _AwaitOnly()):
+        ledger = broker.ledger if isinstance(broker, _AwaitOnly) else broker
+        ledger.observe(_candle(1, T0, 5, 1.2))
+        ledger.time = T0 + 5.0
+        runner = BotRunner(Recorder(), broker, RiskGuard(NO_LIMITS), resolve=_resolve, quiet=True)
+        trade = await runner.buy("call", 10.0, 5, 76)
+        assert trade is not None and trade.open_price == 1.2 and runner.state.open_trades == {trade.id: trade}
+        assert await runner.buy("call", 1_000.0, 5, 76) is None  # refused by the ledger: counted
+        assert runner.state.refusals == {"rejected:InsufficientBalance": 1}
+        assert getattr(broker, "awaited", 2) == 2
