@@ -1,12 +1,11 @@
 """The client's connection: one socket at a time, one reader, reconnects, requests.
 
-The reader loop stays short: receive bytes, feed the sans-I/O session, dispatch
-its events (a reply resolves the future waiting under its ``request_id``; a push
-goes to the subscription router). A supervisor watches the reader and the
-heartbeat, and on any loss fails the pending requests with ``ConnectionLost``
-(never re-sending them), backs off with jitter, logs in again if the SSID is
-refused, re-authenticates, re-sends ``setOptions`` and replays every live
-subscription.
+The reader (``reader.py``) feeds the sans-I/O session and dispatches its events: a
+reply resolves the future waiting under its ``request_id`` (its timeout is in
+``deadlines.py``), a push goes to the subscription router. A supervisor watches the
+reader and the heartbeat, and on any loss fails the pending requests with
+``ConnectionLost`` (never re-sending them), backs off with jitter, logs in again if
+the SSID is refused, re-authenticates, re-sends ``setOptions`` and replays subscriptions.
 """
 
 from __future__ import annotations
@@ -16,14 +15,15 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from iqwire.client.clock import ServerClock
+from iqwire.client.deadlines import Deadlines
 from iqwire.client.observers import ReconnectHooks, StateFeed
 from iqwire.client.reader import read_frames
-from iqwire.client.replies import expire, payload_of
+from iqwire.client.replies import payload_of
 from iqwire.client.state import ConnectionState
 from iqwire.client.streams import Stream
 from iqwire.client.transports import Transport, TransportFactory, transport_factory
@@ -139,6 +139,7 @@ class Connection:
         self._reader: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._deadlines = Deadlines()
         self._auth_waiter: asyncio.Future[Authenticated] | None = None
         self._ready = asyncio.Event()
         self._gave_up = asyncio.Event()
@@ -496,13 +497,11 @@ class Connection:
             if self._recorder is not None:
                 self._recorder.frame("out", data)
             await transport.send(data)
-            # A timer that fails the future, not asyncio.timeout (a Timeout object, a
-            # cancel and an uncancel of the task per request) nor wait_for (a task).
-            timer = loop.call_later(timeout, expire, future)
+            deadline = self._deadlines.add(loop, timeout, future)  # not a timer, a Timeout or a task each
             try:
                 return await future
             finally:
-                timer.cancel()
+                self._deadlines.release(deadline)
         except TimeoutError:
             timed_out = True
             raise RequestTimeout(
@@ -542,20 +541,21 @@ class Connection:
         if spec is not None and spec.money is not None and self._guard is not None:
             await self._guard(spec, body)
         timeout = self.request_timeout if timeout is None else timeout
-        await self._wait_ready(timeout)
+        if not self._ready.is_set():  # no coroutine made for the common case
+            await self._wait_ready(timeout)
         request_id, data = self._session.request(name, version, body)
         event = await self._send_and_wait(request_id, data, name, timeout)
         return payload_of(event, name)
 
-    async def call(
+    def call(
         self,
         spec: RpcSpec[Body, Reply],
         body: Body,
         *,
         version: str | None = None,
         timeout: float | None = None,
-    ) -> Reply:
-        """Send the RPC of a catalog entry; the reply has the entry's type.
+    ) -> Coroutine[Any, Any, Reply]:
+        """Send the RPC of a catalog entry (await it); the reply has the entry's type.
 
         Example::
 
@@ -565,8 +565,8 @@ class Connection:
         Raises:
             as :meth:`request`.
         """
-        # The session decoded the reply into spec.response_type (or payload_of raised).
-        return cast(Reply, await self.request(spec.name, version, body, timeout=timeout))
+        # request's own coroutine, not one more per RPC; the session typed the reply (or payload_of raised).
+        return cast("Coroutine[Any, Any, Reply]", self.request(spec.name, version, body, timeout=timeout))
 
     async def subscribe(self, name: str, version: str | None, filters: dict[str, Any] | None) -> str:
         """Send a subscription and wait for its ACK; returns the subscription id.

@@ -30,7 +30,7 @@ from iqwire.protocol.catalog.specs import SubscriptionSpec
 from iqwire.protocol.envelope import RawFrame, encode_frame
 from iqwire.protocol.events import Push, Pushes
 
-__all__ = ["decode_push_frame", "decode_push_run"]
+__all__ = ["PUSH_FRAME_NAMES", "decode_push_frame", "decode_push_run"]
 
 #: The wire name of a member's ``name`` field: the tag already reads ``name``, and
 #: a frame that carries this key with another value is refused (``Literal``).
@@ -98,6 +98,12 @@ def _push_frame_decoder() -> Any:
 #: ``msgspec`` does not check the UTF-8 of bytes it skips: the caller checks frames
 #: that are not ASCII.
 decode_push_frame = _push_frame_decoder()
+
+#: The names :data:`decode_push_frame` decodes (its union's tags), as bytes: a frame whose
+#: ``name`` is none of them fails it (a reply, a system frame), so a caller may skip it.
+PUSH_FRAME_NAMES = frozenset(
+    name.encode() for name in catalog.PUSHES if name not in catalog.SERVICE_PUSH_NAMES
+)
 
 
 # -- a run of frames in one call ------------------------------------------------------------

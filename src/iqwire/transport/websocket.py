@@ -33,6 +33,7 @@ from websockets.uri import parse_uri
 from iqwire.errors import ConnectionLost
 from iqwire.transport._delivery import Sink, pass_on
 from iqwire.transport._errors import certificate_error
+from iqwire.transport._wsframes import TextFrames
 
 __all__ = ["DEFAULT_WS_URL", "ConnectionTransport", "WebSocketTransport"]
 
@@ -179,11 +180,15 @@ class _Reader(asyncio.Protocol):
         self.sink: Sink | None = None
         self.delivered: asyncio.Future[None] | None = None  # ends deliver(): lost, or the sink failed
         self._fragments: list[bytes] | None = None
-        self._writable: asyncio.Future[None] | None = None
+        #: Pending while the socket's write buffer is above its high-water mark (send waits on it).
+        self.writable_future: asyncio.Future[None] | None = None
         self._ping: bytes | None = None
         self._ping_sent = 0.0
         self._keepalive: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        #: Builds the outgoing text frames once the connection is open, unless websockets
+        #: logs every frame at DEBUG or an extension was negotiated (WebSocketTransport.send).
+        self.text_frames: TextFrames | None = None
 
     def reason(self) -> str:
         """Why the connection is (being) closed, as websockets words it."""
@@ -213,17 +218,12 @@ class _Reader(asyncio.Protocol):
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, transport.abort)
 
     def pause_writing(self) -> None:
-        if self._writable is None or self._writable.done():
-            self._writable = self.loop.create_future()
+        if self.writable_future is None or self.writable_future.done():
+            self.writable_future = self.loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-
-    async def writable(self) -> None:
-        """Return when the socket's write buffer is below its high-water mark."""
-        if self._writable is not None and not self._writable.done():
-            await self._writable
+        if self.writable_future is not None and not self.writable_future.done():
+            self.writable_future.set_result(None)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -289,6 +289,8 @@ class _Reader(asyncio.Protocol):
         else:
             self.opened.set_result(None)
             self._keepalive = self.loop.call_later(PING_INTERVAL, self._send_ping)
+            if not self.ws.debug and not self.ws.extensions:
+                self.text_frames = TextFrames()
 
     def eof_received(self) -> None:
         self.ws.receive_eof()
@@ -306,7 +308,7 @@ class _Reader(asyncio.Protocol):
             self.opened.set_exception(
                 exc or ConnectionError("connection closed during the opening handshake")
             )
-        for future in (self.waiter, self._writable, self.lost_waiter, self.delivered):
+        for future in (self.waiter, self.writable_future, self.lost_waiter, self.delivered):
             if future is not None and not future.done():
                 future.set_result(None)
 
@@ -411,9 +413,16 @@ class WebSocketTransport:
         ws = reader.ws
         if ws.state is not _OPEN:
             raise ConnectionLost(f"connection closed while sending: {reader.reason()}")
-        ws.send_text(data)
-        reader.flush()
-        await reader.writable()
+        text_frames = reader.text_frames
+        transport = reader.transport
+        if text_frames is not None and transport is not None and not ws.writes:
+            transport.write(text_frames.encode(data))  # what send_text() then flush() would write
+        else:
+            ws.send_text(data)
+            reader.flush()
+        writable = reader.writable_future
+        if writable is not None and not writable.done():
+            await writable
 
     async def recv_batch(self) -> list[bytes]:
         """Every frame received since the last call (at least one), oldest first.
